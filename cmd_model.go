@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -44,9 +43,8 @@ func modelNew(c *cli.Context) error {
 	if len(args) == 0 {
 		return fmt.Errorf("model new: missing OUT.gguf")
 	}
-	// urfave/cli stops parsing flags at the first argument: accept flags after OUT.gguf too.
-	if err := setTrailingFlags(c, args[1:]); err != nil {
-		return fmt.Errorf("model new: %w", err)
+	if len(args) > 1 {
+		return fmt.Errorf("model new: unexpected arguments %q", args[1:])
 	}
 	o := tinymodel.Options{
 		Arch:   c.String("arch"),
@@ -66,38 +64,5 @@ func modelNew(c *cli.Context) error {
 		return err
 	}
 	fmt.Fprintf(c.App.Writer, "wrote %s: %s, %d parameters\n", out, o.Arch, o.NParams())
-	return nil
-}
-
-// setTrailingFlags applies "--name value", "--name=value" and bare boolean
-// "--name" arguments that followed the positional argument.
-func setTrailingFlags(c *cli.Context, args []string) error {
-	isBool := map[string]bool{}
-	for _, f := range c.Command.Flags {
-		if b, ok := f.(*cli.BoolFlag); ok {
-			isBool[b.Name] = true
-		}
-	}
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if !strings.HasPrefix(a, "-") {
-			return fmt.Errorf("unexpected argument %q", a)
-		}
-		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		if !hasVal {
-			switch {
-			case isBool[name]:
-				val = "true"
-			case i+1 < len(args):
-				i++
-				val = args[i]
-			default:
-				return fmt.Errorf("flag --%s needs a value", name)
-			}
-		}
-		if err := c.Set(name, val); err != nil {
-			return fmt.Errorf("flag --%s: %w", name, err)
-		}
-	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 )
@@ -20,8 +21,71 @@ func main() {
 		Usage:    "train a small model into a multi-turn agent (on-policy distillation annealed into GRPO)",
 		Commands: commands,
 	}
-	if err := app.Run(os.Args); err != nil {
+	if err := app.Run(flagsFirst(commands, os.Args)); err != nil {
 		fmt.Fprintln(os.Stderr, "atod:", err)
 		os.Exit(1)
 	}
+}
+
+// flagsFirst moves the flags of the invoked (sub)command ahead of its positional
+// arguments: urfave/cli v2 stops reading flags at the first argument, and
+// `atod run config.toml --set k=v` must not silently drop the override.
+func flagsFirst(cmds []*cli.Command, args []string) []string {
+	out := []string{args[0]}
+	rest := args[1:]
+	var cmd *cli.Command
+	for len(rest) > 0 {
+		next := findCommand(cmds, rest[0])
+		if next == nil {
+			break
+		}
+		cmd, cmds = next, next.Subcommands
+		out, rest = append(out, rest[0]), rest[1:]
+	}
+	if cmd == nil {
+		return args
+	}
+	var flags, pos []string
+	for i := 0; i < len(rest); i++ {
+		a := rest[i]
+		if a == "--" {
+			pos = append(pos, rest[i+1:]...)
+			break
+		}
+		if !strings.HasPrefix(a, "-") || a == "-" {
+			pos = append(pos, a)
+			continue
+		}
+		flags = append(flags, a)
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !hasValue && takesValue(cmd, name) && i+1 < len(rest) {
+			i++
+			flags = append(flags, rest[i])
+		}
+	}
+	if len(pos) > 0 && strings.HasPrefix(pos[0], "-") {
+		flags = append(flags, "--")
+	}
+	return append(append(out, flags...), pos...)
+}
+
+func findCommand(cmds []*cli.Command, name string) *cli.Command {
+	for _, c := range cmds {
+		if c.HasName(name) {
+			return c
+		}
+	}
+	return nil
+}
+
+func takesValue(cmd *cli.Command, name string) bool {
+	for _, f := range cmd.Flags {
+		for _, n := range f.Names() {
+			if n == name {
+				_, isBool := f.(*cli.BoolFlag)
+				return !isBool
+			}
+		}
+	}
+	return false
 }
