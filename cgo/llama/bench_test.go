@@ -1,0 +1,176 @@
+package llama_test
+
+import (
+	"fmt"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/atod-dev/atod/cgo/llama"
+	"github.com/atod-dev/atod/tinymodel"
+)
+
+// benchModel is a ~10M parameter f32 llama (vocab 4096) on the default backend, with
+// $ATOD_BENCH_THREADS CPU threads (default 1; 0 = all cores). One thread by default because
+// ggml's workers spin at barriers: on a machine busy with other work, more threads than free
+// cores make decoding many times slower and the figures meaningless.
+func benchModel(t *testing.T) *llama.Model {
+	if os.Getenv("ATOD_BENCH") != "1" {
+		t.Skip("set ATOD_BENCH=1 to run benchmarks")
+	}
+	threads := 1
+	if s := os.Getenv("ATOD_BENCH_THREADS"); s != "" {
+		var err error
+		if threads, err = strconv.Atoi(s); err != nil {
+			t.Fatalf("ATOD_BENCH_THREADS: %v", err)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "bench.gguf")
+	if err := tinymodel.Write(path, tinymodel.Options10M()); err != nil {
+		t.Fatal(err)
+	}
+	m, err := llama.LoadModel(path, llama.ModelParams{Backend: "auto", GPULayers: -1, Threads: threads})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	return m
+}
+
+func randomTokens(m *llama.Model, rng *rand.Rand, n int) []int32 {
+	toks := make([]int32, n)
+	for i := range toks {
+		toks[i] = int32(256 + rng.Intn(m.VocabSize()-259)) // merged tokens, no specials
+	}
+	return toks
+}
+
+// TestBenchGenVsRaw: tokens/s of batched generation through Generate ÷ a plain C loop of llama_decode
+// and the same sampler, for the same prompts and per-sequence lengths.
+func TestBenchGenVsRaw(t *testing.T) {
+	m := benchModel(t)
+	const nSeq, nPrompt, nGen, reps = 8, 32, 64, 9
+	c, err := m.NewContext(llama.ContextParams{NCtx: nPrompt + nGen + 8, NSeq: nSeq})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	rng := rand.New(rand.NewSource(1))
+	prompts := make([][]int32, nSeq)
+	reqs := make([]llama.GenRequest, nSeq)
+	for i := range prompts {
+		prompts[i] = randomTokens(m, rng, nPrompt)
+		reqs[i] = llama.GenRequest{Seq: i, Prompt: prompts[i], Sampling: llama.Sampling{Temperature: 1, Seed: uint64(1000 + i), MaxTokens: nGen}}
+	}
+	lens := make([]int32, nSeq)
+	runAPI := func() time.Duration {
+		c.ClearAll()
+		t0 := time.Now()
+		res, err := c.Generate(reqs)
+		d := time.Since(t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, r := range res {
+			lens[i] = int32(len(r.Tokens))
+		}
+		return d
+	}
+	runRaw := func() time.Duration {
+		t0 := time.Now()
+		if err := c.RawGenerate(prompts, lens, 1, 1000); err != nil {
+			t.Fatal(err)
+		}
+		return time.Since(t0)
+	}
+	runAPI() // warm up, and fix the lengths the raw loop reproduces
+	runRaw()
+	var ratios, rates []float64
+	for rep := range reps { // alternate the order, so that neither always runs on a warmer machine
+		var dAPI, dRaw time.Duration
+		if rep%2 == 0 {
+			dAPI, dRaw = runAPI(), runRaw()
+		} else {
+			dRaw, dAPI = runRaw(), runAPI()
+		}
+		n := 0
+		for _, l := range lens {
+			n += int(l)
+		}
+		ratios = append(ratios, dRaw.Seconds()/dAPI.Seconds())
+		rates = append(rates, float64(n)/dAPI.Seconds())
+	}
+	fmt.Printf("bench: gen_tokens_per_s = %.1f tokens/s\n", median(rates))
+	fmt.Printf("bench: gen_vs_raw = %.3f ratio\n", median(ratios))
+}
+
+// median of pairwise measurements: robust to bursts of load from other processes.
+func median(v []float64) float64 {
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	return s[len(s)/2]
+}
+
+// TestBenchScoreVsPrefill: tokens/s of Score over a whole sequence ÷ llama.cpp prefill tokens/s
+// (llama_decode of the same tokens with logits for all).
+func TestBenchScoreVsPrefill(t *testing.T) {
+	m := benchModel(t)
+	const n, reps = 512, 9
+	c, err := m.NewContext(llama.ContextParams{NCtx: n, NSeq: 1, NBatch: n})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	toks := randomTokens(m, rand.New(rand.NewSource(2)), n)
+	var ratios, rates []float64
+	for rep := range reps + 1 { // the first round warms up
+		c.ClearAll()
+		t0 := time.Now()
+		if _, err := c.Score([]llama.ScoreRequest{{Tokens: toks, From: 1}}); err != nil {
+			t.Fatal(err)
+		}
+		dScore := time.Since(t0)
+		t0 = time.Now()
+		if err := c.RawPrefill(toks); err != nil {
+			t.Fatal(err)
+		}
+		dPrefill := time.Since(t0)
+		if rep > 0 {
+			scoreRate := float64(n-1) / dScore.Seconds() // n tokens have n-1 scored positions
+			ratios = append(ratios, scoreRate/(float64(n)/dPrefill.Seconds()))
+			rates = append(rates, scoreRate)
+		}
+	}
+	fmt.Printf("bench: score_tokens_per_s = %.1f tokens/s\n", median(rates))
+	fmt.Printf("bench: score_vs_prefill = %.3f ratio\n", median(ratios))
+}
+
+// TestBenchDecode: single-sequence generation speed (one token per llama_decode), the
+// matrix-vector-bound case that the CPU's vector instructions speed up.
+func TestBenchDecode(t *testing.T) {
+	m := benchModel(t)
+	c, err := m.NewContext(llama.ContextParams{NCtx: 512, NSeq: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	prompt := randomTokens(m, rand.New(rand.NewSource(3)), 8)
+	var d time.Duration
+	tokens := 0
+	for rep := range 4 {
+		c.ClearAll()
+		t0 := time.Now()
+		res, err := c.Generate([]llama.GenRequest{{Prompt: prompt, Sampling: llama.Sampling{Temperature: 1, Seed: uint64(rep), MaxTokens: 256}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep > 0 {
+			d, tokens = d+time.Since(t0), tokens+len(res[0].Tokens)
+		}
+	}
+	fmt.Printf("bench: decode_tokens_per_s = %.1f tokens/s\n", float64(tokens)/d.Seconds())
+}
