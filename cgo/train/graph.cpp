@@ -1,0 +1,279 @@
+// The training graph for one micro-batch: the llama-family decoder of
+// models/llama.cpp, qwen2.cpp and qwen3.cpp replayed op for op over the frozen
+// weights (plus LoRA), followed by the weighted log-likelihood loss.
+//
+// Batching: the sequences are padded to the longest and stacked along ggml's 4th
+// dimension, so attention is one [T, T, heads, seqs] product with a causal mask
+// that also hides padded keys (memory grows with seqs*T^2, not (sum T)^2 as with
+// packing). Attention is the plain soft_max path, which ggml can differentiate.
+//
+// Backward is ggml's autodiff, with two fixes applied to the graph it builds:
+// protect_backward_inputs (in-place hazards) and out_prod_to_mul_mat (speed, F16).
+#include "trainer.hpp"
+
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+struct atod_inputs {
+    ggml_tensor * tokens; // I32 [n_tok*n_seq]
+    ggml_tensor * pos;    // I32 [n_tok*n_seq]
+    ggml_tensor * mask;   // F32 [n_tok, n_tok, 1, n_seq]
+    ggml_tensor * rows;   // I32 [n_tgt]: flat position that predicts each target
+    ggml_tensor * pick;   // I32 [n_tgt]: j*n_vocab + target token
+    ggml_tensor * w;      // F32 [1, n_tgt]
+};
+
+// y = W·x + s·B·(A·x), the order of ops in llama.cpp's build_lora_mm.
+static ggml_tensor * mm(const atod_trainer * t, ggml_context * ctx, ggml_tensor * w, ggml_tensor * x) {
+    ggml_tensor * y = ggml_mul_mat(ctx, w, x);
+    auto it = t->lora.find(w);
+    if (it != t->lora.end()) {
+        ggml_tensor * ab = ggml_mul_mat(ctx, it->second.b, ggml_mul_mat(ctx, it->second.a, x));
+        y = ggml_add(ctx, y, ggml_scale(ctx, ab, t->lora_scale));
+    }
+    return y;
+}
+
+static ggml_tensor * norm(const atod_trainer * t, ggml_context * ctx, ggml_tensor * x, ggml_tensor * w) {
+    return ggml_mul(ctx, ggml_rms_norm(ctx, x, t->eps), w);
+}
+
+static ggml_tensor * rope(const atod_trainer * t, ggml_context * ctx, ggml_tensor * x, ggml_tensor * pos,
+                          ggml_tensor * factors) {
+    const atod_rope & r = t->rope;
+    return ggml_rope_ext(ctx, x, pos, factors, r.n_rot, r.type, r.n_ctx_orig, r.freq_base, r.freq_scale,
+                         r.ext_factor, r.attn_factor, r.beta_fast, r.beta_slow);
+}
+
+// GQA: q head h reads kv head h/(H/H_kv), as ggml_mul_mat broadcasts in inference.
+// The copy makes the heads explicit, because mul_mat's backward only un-broadcasts
+// 3-d tensors and here the 4th dimension holds the sequences.
+static ggml_tensor * expand_kv(const atod_trainer * t, ggml_context * ctx, ggml_tensor * x, int n) {
+    const int r = t->n_head / t->n_head_kv;
+    if (r == 1) {
+        return x;
+    }
+    x = ggml_reshape_4d(ctx, x, t->n_embd_head, 1, t->n_head_kv, n);
+    x = ggml_repeat_4d(ctx, x, t->n_embd_head, r, t->n_head_kv, n);
+    return ggml_reshape_3d(ctx, x, t->n_embd_head, t->n_head, n);
+}
+
+// q, k, v: [d, heads, n_tok*n_seq] after RoPE; returns [d*heads, n_tok*n_seq].
+static ggml_tensor * attention(const atod_trainer * t, ggml_context * ctx, ggml_tensor * q, ggml_tensor * k,
+                               ggml_tensor * v, ggml_tensor * mask, int n_tok, int n_seq) {
+    const int d = t->n_embd_head, H = t->n_head, n = n_tok * n_seq;
+    k = expand_kv(t, ctx, k, n);
+    v = expand_kv(t, ctx, v, n);
+    // q contiguous: the CPU's sgemm kernels need a contiguous right operand
+    q = ggml_cont(ctx, ggml_permute(ctx, ggml_reshape_4d(ctx, q, d, H, n_tok, n_seq), 0, 2, 1, 3)); // [d, T, H, S]
+    k = ggml_permute(ctx, ggml_reshape_4d(ctx, k, d, H, n_tok, n_seq), 0, 2, 1, 3); // [d, T, H, S]
+    ggml_tensor * vt = ggml_cont(ctx, ggml_permute(ctx, ggml_reshape_4d(ctx, v, d, H, n_tok, n_seq), 1, 2, 0, 3)); // [T, d, H, S]
+
+    ggml_tensor * kq = ggml_mul_mat(ctx, k, q); // [T_k, T_q, H, S]
+    ggml_mul_mat_set_prec(kq, GGML_PREC_F32);
+    kq = ggml_soft_max_ext(ctx, kq, mask, t->kq_scale, 0.0f);
+    ggml_tensor * kqv = ggml_mul_mat(ctx, vt, kq); // [d, T_q, H, S]
+    kqv = ggml_cont(ctx, ggml_permute(ctx, kqv, 0, 2, 1, 3)); // [d, H, T_q, S]
+    return ggml_reshape_2d(ctx, kqv, d * H, n);
+}
+
+// Logits [n_vocab, n_tgt] of the positions that predict the targets.
+static ggml_tensor * build_logits(const atod_trainer * t, ggml_context * ctx, const atod_inputs & in, int n_tok,
+                                  int n_seq) {
+    const int n = n_tok * n_seq, d = t->n_embd_head;
+    ggml_tensor * x = ggml_get_rows(ctx, t->tok_embd, in.tokens);
+    for (int il = 0; il < t->n_layer; il++) {
+        const atod_layer & L = t->layers[il];
+        ggml_tensor * cur = norm(t, ctx, x, L.attn_norm);
+
+        ggml_tensor * q = mm(t, ctx, L.wq, cur);
+        if (L.bq) q = ggml_add(ctx, q, L.bq);
+        ggml_tensor * k = mm(t, ctx, L.wk, cur);
+        if (L.bk) k = ggml_add(ctx, k, L.bk);
+        ggml_tensor * v = mm(t, ctx, L.wv, cur);
+        if (L.bv) v = ggml_add(ctx, v, L.bv);
+        q = ggml_reshape_3d(ctx, q, d, t->n_head, n);
+        k = ggml_reshape_3d(ctx, k, d, t->n_head_kv, n);
+        v = ggml_reshape_3d(ctx, v, d, t->n_head_kv, n);
+        if (L.q_norm) q = norm(t, ctx, q, L.q_norm); // qwen3: before RoPE
+        if (L.k_norm) k = norm(t, ctx, k, L.k_norm);
+        q = rope(t, ctx, q, in.pos, L.rope_freqs);
+        k = rope(t, ctx, k, in.pos, L.rope_freqs);
+
+        cur = attention(t, ctx, q, k, v, in.mask, n_tok, n_seq);
+        cur = mm(t, ctx, L.wo, cur);
+        if (L.bo) cur = ggml_add(ctx, cur, L.bo);
+        x = ggml_add(ctx, cur, x);
+
+        cur = norm(t, ctx, x, L.ffn_norm);
+        ggml_tensor * up   = mm(t, ctx, L.up, cur);
+        ggml_tensor * gate = mm(t, ctx, L.gate, cur);
+        cur = mm(t, ctx, L.down, ggml_swiglu_split(ctx, gate, up));
+        x = ggml_add(ctx, cur, x);
+    }
+    x = norm(t, ctx, x, t->output_norm);
+    x = ggml_get_rows(ctx, x, in.rows); // only the predicting positions reach the output head
+    ggml_tensor * logits = mm(t, ctx, t->output, x);
+    if (t->output_b) logits = ggml_add(ctx, logits, t->output_b);
+    return logits;
+}
+
+static void fill_inputs(const atod_trainer * t, const atod_inputs & in, const atod_batch * b) {
+    const int T = b->n_tok, S = b->n_seq;
+    std::vector<int32_t> pos((size_t) T * S);
+    std::vector<float> mask((size_t) T * T * S);
+    for (int s = 0; s < S; s++) {
+        for (int i = 0; i < T; i++) {
+            pos[(size_t) s * T + i] = i;
+            for (int j = 0; j < T; j++) {
+                // query i sees keys j <= i of its own sequence, never padding;
+                // padded queries still see key 0, so no softmax row is empty.
+                const bool vis = j <= i && j < b->lens[s];
+                mask[((size_t) s * T + i) * T + j] = vis ? 0.0f : -INFINITY;
+            }
+        }
+    }
+    std::vector<int32_t> rows(b->n_tgt), pick(b->n_tgt);
+    for (int j = 0; j < b->n_tgt; j++) {
+        rows[j] = b->tgt_pos[j] - 1;
+        pick[j] = j * t->n_vocab + b->tokens[b->tgt_pos[j]];
+    }
+    ggml_backend_tensor_set(in.tokens, b->tokens, 0, ggml_nbytes(in.tokens));
+    ggml_backend_tensor_set(in.pos, pos.data(), 0, ggml_nbytes(in.pos));
+    ggml_backend_tensor_set(in.mask, mask.data(), 0, ggml_nbytes(in.mask));
+    ggml_backend_tensor_set(in.rows, rows.data(), 0, ggml_nbytes(in.rows));
+    ggml_backend_tensor_set(in.pick, pick.data(), 0, ggml_nbytes(in.pick));
+    ggml_backend_tensor_set(in.w, b->tgt_w, 0, ggml_nbytes(in.w));
+}
+
+// ggml-alloc may compute an op in place over any one of its sources, but two CPU
+// backward kernels are only correct in place over one of them: RMS_NORM_BACK
+// copies x into dst before reading dz (src0), SOFT_MAX_BACK copies dy into dst
+// before reading y (src1). Flagging that source as an output keeps its memory from
+// being reused (it is alive until its backward op anyway).
+static void protect_backward_inputs(ggml_cgraph * gf) {
+    for (int i = 0; i < ggml_graph_n_nodes(gf); i++) {
+        ggml_tensor * node = ggml_graph_node(gf, i);
+        ggml_tensor * src = node->op == GGML_OP_RMS_NORM_BACK ? node->src[0] :
+                            node->op == GGML_OP_SOFT_MAX_BACK ? node->src[1] : nullptr;
+        if (src != nullptr) {
+            ggml_set_output(src->view_src ? src->view_src : src);
+        }
+    }
+}
+
+// ggml's autodiff computes both gradients of a mul_mat with out_prod: the input
+// gradient of y = W·x as out_prod(W, dyᵀ), a weight gradient as out_prod(x, dy).
+// The CPU out_prod is a blocked axpy loop, several times slower than the matmul
+// kernels (llamafile sgemm), and has no F16/BF16 kernel. The same sums as mul_mat:
+//   out_prod(a, b) = mul_mat(aᵀ, bᵀ)   (aᵀ, bᵀ made contiguous; (xᵀ)ᵀ = x)
+// with the same broadcasting over dims 2 and 3. So every out_prod is rewritten in
+// place, with Wᵀ of frozen weights from the trainer's cache and other transposed
+// copies made once per tensor, and the graph re-collected so that copies precede
+// their uses. Quantized operands keep out_prod (its CPU kernel dequantizes rows).
+static ggml_cgraph * out_prod_to_mul_mat(const atod_trainer * t, ggml_context * ctx, ggml_cgraph * gf) {
+    std::unordered_map<const ggml_tensor *, ggml_tensor *> transposed = t->transposed;
+    auto tr = [&](ggml_tensor * x) {
+        if (x->op == GGML_OP_TRANSPOSE) {
+            return ggml_is_contiguous(x->src[0]) ? x->src[0] : ggml_cont(ctx, x->src[0]);
+        }
+        auto it = transposed.find(x);
+        return it != transposed.end() ? it->second : transposed[x] = ggml_cont(ctx, ggml_transpose(ctx, x));
+    };
+    const int n = ggml_graph_n_nodes(gf);
+    for (int i = 0; i < n; i++) {
+        ggml_tensor * node = ggml_graph_node(gf, i);
+        if (node->op != GGML_OP_OUT_PROD || ggml_is_quantized(node->src[0]->type)) {
+            continue;
+        }
+        ggml_tensor * a = tr(node->src[0]), * b = tr(node->src[1]);
+        node->op = GGML_OP_MUL_MAT;
+        memset(node->op_params, 0, sizeof(node->op_params));
+        node->src[0] = a;
+        node->src[1] = b;
+    }
+    ggml_cgraph * gb = ggml_new_graph_custom(ctx, t->graph_size, false);
+    for (int i = 0; i < n; i++) {
+        ggml_build_forward_expand(gb, ggml_graph_node(gf, i));
+    }
+    return gb;
+}
+
+static ggml_tensor * new_input(ggml_context * ctx, ggml_type type, int64_t ne0, int64_t ne1, int64_t ne2, int64_t ne3,
+                               const char * name) {
+    ggml_tensor * x = ggml_new_tensor_4d(ctx, type, ne0, ne1, ne2, ne3);
+    ggml_set_name(x, name);
+    ggml_set_input(x);
+    return x;
+}
+
+extern "C" int atod_train_eval(atod_trainer * t, const atod_batch * b, int backward, float * logp_out,
+                               double * loss_out, char * err, size_t n_err) {
+    const int T = b->n_tok, S = b->n_seq;
+    ggml_init_params ip = { t->meta.size(), t->meta.data(), true };
+    ggml_context * ctx = ggml_init(ip);
+
+    atod_inputs in;
+    in.tokens = new_input(ctx, GGML_TYPE_I32, (int64_t) T * S, 1, 1, 1, "tokens");
+    in.pos    = new_input(ctx, GGML_TYPE_I32, (int64_t) T * S, 1, 1, 1, "pos");
+    in.mask   = new_input(ctx, GGML_TYPE_F32, T, T, 1, S, "mask");
+    in.rows   = new_input(ctx, GGML_TYPE_I32, b->n_tgt, 1, 1, 1, "rows");
+    in.pick   = new_input(ctx, GGML_TYPE_I32, b->n_tgt, 1, 1, 1, "pick");
+    in.w      = new_input(ctx, GGML_TYPE_F32, 1, b->n_tgt, 1, 1, "weights");
+
+    // log π(y_j) = log(softmax(logits_j)[y_j] + 1e-37); loss = scale · Σ_j w_j · log π(y_j).
+    // The 1e-37 keeps a probability that underflows to 0 from giving −inf (log π
+    // bottoms out at −85.2, with zero gradient); it changes log π by < 1e-7 where π > 1e-30.
+    ggml_tensor * logits = build_logits(t, ctx, in, T, S);
+    ggml_tensor * probs  = ggml_soft_max(ctx, logits);
+    probs = ggml_reshape_2d(ctx, probs, 1, (int64_t) t->n_vocab * b->n_tgt);
+    ggml_tensor * logp = ggml_log(ctx, ggml_scale_bias(ctx, ggml_get_rows(ctx, probs, in.pick), 1.0f, 1e-37f)); // [1, n_tgt]
+    ggml_set_name(logp, "logp");
+    ggml_set_output(logp);
+    ggml_tensor * loss = ggml_scale(ctx, ggml_sum(ctx, ggml_mul(ctx, logp, in.w)), b->loss_scale);
+    ggml_set_name(loss, "loss");
+    ggml_set_output(loss);
+    ggml_set_loss(loss);
+
+    ggml_cgraph * gf = ggml_new_graph_custom(ctx, t->graph_size, backward != 0);
+    ggml_build_forward_expand(gf, loss);
+    if (backward) {
+        // Gradients accumulate into the persistent grads tensors across micro-batches.
+        std::unordered_map<const ggml_tensor *, ggml_tensor *> acc;
+        for (size_t i = 0; i < t->params.size(); i++) {
+            acc[t->params[i]] = t->grads[i];
+        }
+        acc[loss] = t->loss_seed;
+        std::vector<ggml_tensor *> accs(ggml_graph_n_nodes(gf), nullptr);
+        for (int i = 0; i < ggml_graph_n_nodes(gf); i++) {
+            auto it = acc.find(ggml_graph_node(gf, i));
+            if (it != acc.end()) {
+                accs[i] = it->second;
+            }
+        }
+        ggml_build_backward_expand(ctx, gf, accs.data());
+        protect_backward_inputs(gf);
+        gf = out_prod_to_mul_mat(t, ctx, gf);
+    }
+
+    ggml_backend_sched_reset(t->sched);
+    if (!ggml_backend_sched_alloc_graph(t->sched, gf)) {
+        atod_set_err(err, n_err, "cannot allocate the training graph (%d seqs x %d tokens)", S, T);
+        ggml_free(ctx);
+        return 1;
+    }
+    fill_inputs(t, in, b);
+    if (ggml_backend_sched_graph_compute(t->sched, gf) != GGML_STATUS_SUCCESS) {
+        atod_set_err(err, n_err, "graph compute failed");
+        ggml_free(ctx);
+        return 1;
+    }
+    ggml_backend_tensor_get(logp, logp_out, 0, ggml_nbytes(logp));
+    float l = 0;
+    ggml_backend_tensor_get(loss, &l, 0, sizeof(l));
+    *loss_out = l;
+    ggml_backend_sched_reset(t->sched);
+    ggml_free(ctx);
+    return 0;
+}

@@ -1,0 +1,82 @@
+// C API of atod's training graph: a llama-family decoder built as a ggml graph over
+// the frozen weights of a model loaded by llama.cpp, plus trainable tensors (LoRA A/B
+// or every weight). The optimizer lives in Go: this layer computes log-probs, the
+// loss and accumulated gradients, and moves parameter values in and out.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// LoRA targets, one bit each.
+enum {
+    ATOD_TARGET_Q    = 1 << 0,
+    ATOD_TARGET_K    = 1 << 1,
+    ATOD_TARGET_V    = 1 << 2,
+    ATOD_TARGET_O    = 1 << 3,
+    ATOD_TARGET_GATE = 1 << 4,
+    ATOD_TARGET_UP   = 1 << 5,
+    ATOD_TARGET_DOWN = 1 << 6,
+};
+
+struct atod_train_params {
+    const char * model_path;
+    int32_t  n_threads;
+    int32_t  n_gpu_layers;
+    int32_t  use_gpu;      // 0: CPU only; 1: the first GPU if one is registered; 2: require gpu_reg's
+    const char * gpu_reg;  // with use_gpu 2: backend registry name, "CUDA" or "Metal"
+    int32_t  full_weights; // train every weight instead of LoRA
+    int32_t  lora_rank;
+    float    lora_alpha;
+    uint32_t lora_targets;
+};
+
+// One micro-batch: n_seq sequences padded to n_tok tokens each (row-major, seq-major).
+// Target j is the token at flat position tgt_pos[j] (never a sequence's first token),
+// predicted from the position before it; its loss weight is tgt_w[j].
+struct atod_batch {
+    int32_t         n_seq;
+    int32_t         n_tok;
+    const int32_t * tokens; // n_seq*n_tok
+    const int32_t * lens;   // n_seq
+    int32_t         n_tgt;
+    const int32_t * tgt_pos;
+    const float   * tgt_w;
+    float           loss_scale; // the loss is loss_scale * sum_j tgt_w[j]*logp[j]
+};
+
+struct atod_trainer;
+
+struct atod_trainer * atod_train_init(const struct atod_train_params * p, char * err, size_t n_err);
+void atod_train_free(struct atod_trainer * t);
+
+int32_t      atod_train_n_vocab(const struct atod_trainer * t);
+int32_t      atod_train_n_ctx_train(const struct atod_trainer * t);
+const char * atod_train_arch(const struct atod_trainer * t);
+const char * atod_train_backend(const struct atod_trainer * t);
+
+// Trainable tensors, in a fixed order. Values are F32, ggml order (ne0 contiguous).
+int32_t      atod_train_n_params(const struct atod_trainer * t);
+const char * atod_train_param_name(const struct atod_trainer * t, int32_t i);
+int64_t      atod_train_param_ne(const struct atod_trainer * t, int32_t i, int32_t dim);
+void         atod_train_param_get(const struct atod_trainer * t, int32_t i, float * dst);
+void         atod_train_param_set(struct atod_trainer * t, int32_t i, const float * src);
+void         atod_train_grad_get(const struct atod_trainer * t, int32_t i, float * dst);
+void         atod_train_grad_zero(struct atod_trainer * t);
+
+// Runs the graph on one micro-batch: writes logp[n_tgt] and the micro-batch loss;
+// with backward != 0, adds the loss gradient into the gradient accumulators.
+// Returns 0 on success, else writes err.
+int atod_train_eval(struct atod_trainer * t, const struct atod_batch * b, int backward,
+                    float * logp, double * loss, char * err, size_t n_err);
+
+// Write GGUF files (not atomic: the caller writes to a temp path and renames).
+int atod_train_save_adapter(const struct atod_trainer * t, const char * path, char * err, size_t n_err);
+int atod_train_save_model(const struct atod_trainer * t, const char * path, char * err, size_t n_err);
+
+#ifdef __cplusplus
+}
+#endif

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/atod-dev/atod/envs"
+	"github.com/atod-dev/atod/trainer"
+)
+
+func init() {
+	commands = append(commands, &cli.Command{
+		Name:      "eval",
+		Usage:     "play held-out tasks with the student (optionally with an adapter) or the teacher",
+		ArgsUsage: "CONFIG [--model student|teacher] [--adapter FILE] [--split S] [--tasks N] [--temperature T] [--set key=value]...",
+		Description: "The env, prompt format, sampling and backend come from CONFIG; the result is printed as one JSON line.\n" +
+			"--adapter takes a LoRA GGUF, e.g. RUN_DIR/ckpt/step-N/adapter.gguf.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "model", Value: "student", Usage: "student or teacher"},
+			&cli.StringFlag{Name: "adapter", Usage: "LoRA adapter GGUF for the student"},
+			&cli.StringFlag{Name: "split", Usage: "task split (default: eval.split)"},
+			&cli.IntFlag{Name: "tasks", Usage: "number of tasks (default: eval.tasks)"},
+			&cli.Float64Flag{Name: "temperature", Value: -1, Usage: "sampling temperature (default: eval.temperature)"},
+			&cli.GenericFlag{Name: "set", Usage: "override a config key (repeatable)", Value: &setList{}},
+		},
+		Action: func(c *cli.Context) error {
+			sets := *c.Generic("set").(*setList)
+			model, adapter, args := c.String("model"), c.String("adapter"), c.Args().Slice()
+			if len(args) != 1 {
+				return errors.New("usage: atod eval CONFIG [flags]")
+			}
+			if c.String("split") != "" {
+				sets = append(sets, "eval.split="+c.String("split"))
+			}
+			if c.IsSet("tasks") {
+				sets = append(sets, fmt.Sprintf("eval.tasks=%d", c.Int("tasks")))
+			}
+			if t := c.Float64("temperature"); t >= 0 {
+				sets = append(sets, fmt.Sprintf("eval.temperature=%g", t))
+			}
+			cfg, err := trainer.LoadConfig(args[0], sets)
+			if err != nil {
+				return err
+			}
+			switch model {
+			case "student":
+			case "teacher":
+				if adapter != "" {
+					return errors.New("--adapter applies to the student only")
+				}
+				cfg.Student.Model = cfg.Teacher.Model
+			default:
+				return fmt.Errorf("--model %q: want student or teacher", model)
+			}
+			env, err := envs.New(cfg.Env.Name, cfg.Env.Options)
+			if err != nil {
+				return err
+			}
+			tasks, err := env.Tasks(cfg.Eval.Split, cfg.Eval.Tasks, cfg.Seed)
+			if err != nil {
+				return err
+			}
+			ms, err := trainer.OpenNative(cfg, trainer.Need{Student: true, NSeq: min(len(tasks), 64), Adapter: adapter})
+			if err != nil {
+				return err
+			}
+			defer ms.Close()
+			r, err := trainer.Evaluate(ms.Student, env, tasks, cfg, cfg.Eval.Temperature)
+			if err != nil {
+				return err
+			}
+			b, _ := json.Marshal(map[string]any{"model": model, "adapter": adapter, "env": cfg.Env.Name, "split": cfg.Eval.Split,
+				"tasks": r.Tasks, "success": r.Success, "mean_return": r.MeanReturn, "episode_len": r.EpisodeLen,
+				"invalid_rate": r.InvalidRate, "seconds": r.Seconds})
+			fmt.Println(string(b))
+			return nil
+		},
+	})
+}

@@ -1,0 +1,61 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/atod-dev/atod/trainer"
+)
+
+// setList collects repeated --set key=value flags without splitting on commas
+// (a TOML array value has them).
+type setList []string
+
+func (s *setList) Set(v string) error { *s = append(*s, v); return nil }
+func (s *setList) String() string     { return strings.Join(*s, " ") }
+
+func init() {
+	commands = append(commands, &cli.Command{
+		Name:      "run",
+		Usage:     "train a student with ATOD (OPD annealed into GRPO, T-DUR); writes a run directory",
+		ArgsUsage: "CONFIG [--set key=value]... [--resume RUN_DIR]",
+		Description: "CONFIG is a TOML file (keys: docs/config.md). --set overrides any dotted key, the value parsed as TOML\n" +
+			"(else taken as a string), e.g. --set schedule.shape=linear --set rollout.group_size=8.\n" +
+			"--resume RUN_DIR continues a run from its last checkpoint (CONFIG defaults to RUN_DIR/config.toml).",
+		Flags: []cli.Flag{
+			&cli.GenericFlag{Name: "set", Usage: "override a config key (repeatable)", Value: &setList{}},
+			&cli.StringFlag{Name: "resume", Usage: "continue the run in this directory from its last checkpoint"},
+		},
+		Action: func(c *cli.Context) error {
+			sets := *c.Generic("set").(*setList)
+			resume, args := c.String("resume"), c.Args().Slice()
+			var path string
+			switch {
+			case len(args) == 1:
+				path = args[0]
+			case len(args) == 0 && resume != "":
+				path = filepath.Join(resume, "config.toml")
+			default:
+				return errors.New("usage: atod run CONFIG [--set key=value]... [--resume RUN_DIR]")
+			}
+			if resume != "" {
+				sets = append(sets, "out_dir="+resume)
+			}
+			cfg, err := trainer.LoadConfig(path, sets)
+			if err != nil {
+				return err
+			}
+			sum, err := trainer.Run(cfg, trainer.RunOptions{Open: trainer.OpenNative, Resume: resume != "", Log: os.Stdout})
+			if err != nil {
+				return err
+			}
+			fmt.Printf("run %s: %d steps; report: %s\n", sum.RunDir, sum.Steps, sum.Report)
+			return nil
+		},
+	})
+}

@@ -1,0 +1,87 @@
+package trainer
+
+import "math"
+
+// OPDAdvantage is the per-token distillation signal, the negative reverse-KL
+// sample clipped to [−c, c]: a_opd(t) = clip(lp_t(t) − lp_s(t), −c, c).
+func OPDAdvantage(lpTeacher, lpStudent, c float64) float64 {
+	return math.Max(-c, math.Min(c, lpTeacher-lpStudent))
+}
+
+// EpisodeReturn is R = final score − penalty × number of invalid actions.
+func EpisodeReturn(score float64, invalid int, penalty float64) float64 {
+	return score - penalty*float64(invalid)
+}
+
+// GRPOAdvantages turns one group's returns into a_rl(i) = (R_i − mean R)/(std R + eps),
+// or R_i − mean R without std normalisation. std is the population standard
+// deviation, so a group of equal returns gets 0 everywhere.
+func GRPOAdvantages(returns []float64, stdNorm bool, eps float64) []float64 {
+	mean, std := meanStd(returns)
+	adv := make([]float64, len(returns))
+	for i, r := range returns {
+		adv[i] = r - mean
+		if std == 0 { // equal returns: no signal (and no 0/0 when eps = 0)
+			adv[i] = 0
+		} else if stdNorm {
+			adv[i] /= std + eps
+		}
+	}
+	return adv
+}
+
+// meanStd returns the mean and population standard deviation (0, 0 when empty).
+func meanStd(xs []float64) (mean, std float64) {
+	if len(xs) == 0 {
+		return 0, 0
+	}
+	for _, x := range xs {
+		mean += x
+	}
+	mean /= float64(len(xs))
+	for _, x := range xs {
+		std += (x - mean) * (x - mean)
+	}
+	return mean, math.Sqrt(std / float64(len(xs)))
+}
+
+// TokenWeight is A(t) = (1 − λ)·κ_opd·w_k·a_opd(t) + λ·a_rl(i), the constant
+// weight of log π(y_t) in the loss L = −(1/N) Σ A(t)·log π(y_t).
+func TokenWeight(lambda, kappaOPD, wTurn, aOPD, aRL float64) float64 {
+	return (1-lambda)*kappaOPD*wTurn*aOPD + lambda*aRL
+}
+
+// TokenLogProb is one entry of a top-k list: a token and its log-probability.
+type TokenLogProb struct {
+	Token   int32
+	LogProb float32
+}
+
+// TopKKL estimates the per-position reverse KL(π_s ‖ π_t) from the two models'
+// top-k lists: Σ_{v ∈ top-k_s} p̃_s(v)·(lp_s(v) − lp_t(v)), with p̃_s the student's
+// probabilities renormalised over its top-k. A token missing from the teacher's
+// list gets the teacher's smallest listed log-prob (an upper bound on its true
+// value), so the estimate errs low rather than exploding.
+func TopKKL(student, teacher []TokenLogProb) float64 {
+	if len(student) == 0 || len(teacher) == 0 {
+		return 0
+	}
+	lpT := make(map[int32]float64, len(teacher))
+	floor := math.Inf(1)
+	for _, e := range teacher {
+		lpT[e.Token] = float64(e.LogProb)
+		floor = math.Min(floor, float64(e.LogProb))
+	}
+	var z, kl float64
+	for _, e := range student {
+		z += math.Exp(float64(e.LogProb))
+	}
+	for _, e := range student {
+		t, ok := lpT[e.Token]
+		if !ok {
+			t = floor
+		}
+		kl += math.Exp(float64(e.LogProb)) / z * (float64(e.LogProb) - t)
+	}
+	return kl
+}

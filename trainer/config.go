@@ -1,0 +1,304 @@
+package trainer
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is one run; every key is documented in docs/config.md.
+type Config struct {
+	Seed   int64  `toml:"seed"`
+	Steps  int    `toml:"steps"`
+	OutDir string `toml:"out_dir"`
+
+	Student    ModelConfig      `toml:"student"`
+	Teacher    ModelConfig      `toml:"teacher"`
+	LoRA       LoRAConfig       `toml:"lora"`
+	Env        EnvConfig        `toml:"env"`
+	Rollout    RolloutConfig    `toml:"rollout"`
+	Sampling   SamplingConfig   `toml:"sampling"`
+	Schedule   Schedule         `toml:"schedule"`
+	TDUR       TDUR             `toml:"tdur"`
+	OPD        OPDConfig        `toml:"opd"`
+	GRPO       GRPOConfig       `toml:"grpo"`
+	Optim      OptimConfig      `toml:"optim"`
+	Eval       EvalConfig       `toml:"eval"`
+	Checkpoint CheckpointConfig `toml:"checkpoint"`
+	Backend    BackendConfig    `toml:"backend"`
+}
+
+type ModelConfig struct {
+	Model string `toml:"model"` // GGUF path, relative to the config file
+}
+
+type LoRAConfig struct {
+	Rank        int      `toml:"rank"`
+	Alpha       float64  `toml:"alpha"`
+	Targets     []string `toml:"targets"`
+	FullWeights bool     `toml:"full_weights"`
+}
+
+type EnvConfig struct {
+	Name    string         `toml:"name"`
+	Options map[string]any `toml:"options"`
+}
+
+type RolloutConfig struct {
+	TasksPerStep   int     `toml:"tasks_per_step"`
+	GroupSize      int     `toml:"group_size"`
+	MaxTurns       int     `toml:"max_turns"`
+	History        string  `toml:"history"` // "full" | "last"
+	LastN          int     `toml:"last_n"`
+	Think          bool    `toml:"think"`
+	ShowAdmissible bool    `toml:"show_admissible"`
+	Context        int     `toml:"context"` // tokens per sequence
+	InvalidPenalty float64 `toml:"invalid_penalty"`
+}
+
+type SamplingConfig struct {
+	Temperature float64 `toml:"temperature"`
+	TopP        float64 `toml:"top_p"`
+	TopK        int     `toml:"top_k"`
+	MaxTokens   int     `toml:"max_tokens"`
+}
+
+type OPDConfig struct {
+	Kappa float64 `toml:"kappa"` // κ_opd
+	Clip  float64 `toml:"clip"`  // c
+}
+
+type GRPOConfig struct {
+	StdNorm bool    `toml:"std_norm"`
+	Eps     float64 `toml:"eps"`
+}
+
+type OptimConfig struct {
+	LR          float64 `toml:"lr"`
+	Beta1       float64 `toml:"beta1"`
+	Beta2       float64 `toml:"beta2"`
+	Eps         float64 `toml:"eps"`
+	WeightDecay float64 `toml:"weight_decay"`
+	ClipNorm    float64 `toml:"clip_norm"`
+	Warmup      int     `toml:"warmup"`
+	MinLRRatio  float64 `toml:"min_lr_ratio"`
+	MicroBatch  int     `toml:"micro_batch"` // sequences per micro-batch
+}
+
+type EvalConfig struct {
+	Every       int     `toml:"every"` // steps; 0 = only at step 0 and the end
+	Tasks       int     `toml:"tasks"`
+	Split       string  `toml:"split"`
+	Temperature float64 `toml:"temperature"`
+	Teacher     bool    `toml:"teacher"`
+}
+
+type CheckpointConfig struct {
+	Every int `toml:"every"` // steps; the last step is always checkpointed
+}
+
+type BackendConfig struct {
+	Device    string `toml:"device"` // auto | cpu | cuda | metal
+	Threads   int    `toml:"threads"`
+	GPULayers int    `toml:"gpu_layers"`
+}
+
+// DefaultConfig is the base every config file overrides.
+func DefaultConfig() Config {
+	return Config{
+		Seed: 1, Steps: 20, OutDir: "runs/atod",
+		LoRA:       LoRAConfig{Rank: 8, Alpha: 16, Targets: []string{"q", "k", "v", "o"}},
+		Env:        EnvConfig{Name: "household", Options: map[string]any{}},
+		Rollout:    RolloutConfig{TasksPerStep: 4, GroupSize: 4, MaxTurns: 8, History: "full", LastN: 2, ShowAdmissible: true, Context: 2048, InvalidPenalty: 0.1},
+		Sampling:   SamplingConfig{Temperature: 1, TopP: 1, MaxTokens: 64},
+		Schedule:   Schedule{Shape: "cosine", Lambda0: 0, Lambda1: 1, AnnealSteps: 20, Kappa: 5},
+		TDUR:       TDUR{Enabled: true, Beta: 0.5, Tau: 1, WMin: 0.25, WMax: 4, Disagreement: "logratio", TopK: 8},
+		OPD:        OPDConfig{Kappa: 1, Clip: 5},
+		GRPO:       GRPOConfig{StdNorm: true, Eps: 1e-6},
+		Optim:      OptimConfig{LR: 1e-3, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, ClipNorm: 1, MinLRRatio: 0.1, MicroBatch: 4},
+		Eval:       EvalConfig{Every: 10, Tasks: 16, Split: "test", Teacher: true},
+		Checkpoint: CheckpointConfig{Every: 5},
+		Backend:    BackendConfig{Device: "auto", GPULayers: -1},
+	}
+}
+
+// LoadConfig reads a TOML config over DefaultConfig, applies `key=value`
+// overrides (dotted keys; the value is parsed as TOML, else taken as a string),
+// resolves model paths relative to the file, and validates. Unknown keys and
+// wrong types are errors naming the key.
+func LoadConfig(path string, sets []string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	cfg := DefaultConfig()
+	if err := decodeStrict(string(data), &cfg); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	if err := cfg.Apply(sets); err != nil {
+		return nil, err
+	}
+	// Absolute paths keep the run's written config.toml valid from anywhere.
+	dir := filepath.Dir(path)
+	for _, p := range []*string{&cfg.Student.Model, &cfg.Teacher.Model} {
+		if *p != "" && !filepath.IsAbs(*p) {
+			if *p, err = filepath.Abs(filepath.Join(dir, *p)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return &cfg, nil
+}
+
+// Apply applies `key=value` overrides, e.g. "schedule.shape=linear".
+func (c *Config) Apply(sets []string) error {
+	for _, s := range sets {
+		k, v, ok := strings.Cut(s, "=")
+		k = strings.TrimSpace(k)
+		if !ok || k == "" {
+			return fmt.Errorf("--set %q: want key=value", s)
+		}
+		v = strings.TrimSpace(v)
+		err := decodeStrict(k+" = "+v, c)
+		if err != nil { // not a TOML value (or not one of the key's type): try it as a string
+			err = decodeStrict(k+" = "+tomlString(v), c)
+		}
+		if err != nil {
+			return fmt.Errorf("--set %s: %w", s, err)
+		}
+	}
+	return nil
+}
+
+func tomlString(s string) string {
+	var b bytes.Buffer
+	_ = toml.NewEncoder(&b).Encode(map[string]string{"v": s})
+	return strings.TrimSpace(strings.TrimPrefix(b.String(), "v = "))
+}
+
+// decodeStrict decodes TOML into c, rejecting keys that c has no field for and
+// naming the key of a type mismatch.
+func decodeStrict(doc string, c *Config) error {
+	md, err := toml.Decode(doc, c)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) && pe.LastKey != "" {
+			return fmt.Errorf("key %s: %s", pe.LastKey, pe.Message)
+		}
+		return err
+	}
+	if u := md.Undecoded(); len(u) > 0 {
+		keys := make([]string, len(u))
+		for i, k := range u {
+			keys[i] = k.String()
+		}
+		return fmt.Errorf("unknown key %s", strings.Join(keys, ", "))
+	}
+	return nil
+}
+
+// Encode writes the resolved config as TOML.
+func (c *Config) Encode() ([]byte, error) {
+	var b bytes.Buffer
+	if err := toml.NewEncoder(&b).Encode(c); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// Hash identifies the algorithmic part of a run: everything but steps, out_dir,
+// eval, checkpoint cadence and backend, which a resumed run may change.
+func (c *Config) Hash() string {
+	d := *c
+	d.Steps, d.OutDir, d.Eval, d.Checkpoint, d.Backend = 0, "", EvalConfig{}, CheckpointConfig{}, BackendConfig{}
+	b, _ := d.Encode()
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:8])
+}
+
+// Lambda is λ(step).
+func (c *Config) Lambda(step int) float64 { return c.Schedule.Lambda(step) }
+
+// Validate checks ranges and that the model files exist.
+func (c *Config) Validate() error {
+	r := c.Rollout
+	checks := []struct {
+		bad bool
+		msg string
+	}{
+		{c.Steps < 0, fmt.Sprintf("steps = %d: want ≥ 0", c.Steps)},
+		{c.OutDir == "", "out_dir is empty"},
+		{c.Student.Model == "", "student.model is empty"},
+		{c.Teacher.Model == "", "teacher.model is empty"},
+		{!c.LoRA.FullWeights && c.LoRA.Rank < 1, fmt.Sprintf("lora.rank = %d: want ≥ 1", c.LoRA.Rank)},
+		{!c.LoRA.FullWeights && !(c.LoRA.Alpha > 0), fmt.Sprintf("lora.alpha = %v: want > 0", c.LoRA.Alpha)},
+		{!c.LoRA.FullWeights && len(c.LoRA.Targets) == 0, "lora.targets is empty"},
+		{c.Env.Name == "", "env.name is empty"},
+		{r.TasksPerStep < 1, fmt.Sprintf("rollout.tasks_per_step = %d: want ≥ 1", r.TasksPerStep)},
+		{r.GroupSize < 1, fmt.Sprintf("rollout.group_size = %d: want ≥ 1", r.GroupSize)},
+		{r.GroupSize < 2 && c.Schedule.MaxLambda() > 0, fmt.Sprintf("rollout.group_size = %d: GRPO (λ can reach %v > 0) needs groups of ≥ 2", r.GroupSize, c.Schedule.MaxLambda())},
+		{r.MaxTurns < 1, fmt.Sprintf("rollout.max_turns = %d: want ≥ 1", r.MaxTurns)},
+		{r.History != "full" && r.History != "last", fmt.Sprintf("rollout.history = %q: want full or last", r.History)},
+		{r.History == "last" && r.LastN < 0, fmt.Sprintf("rollout.last_n = %d: want ≥ 0", r.LastN)},
+		{r.Context < 64, fmt.Sprintf("rollout.context = %d: want ≥ 64 tokens", r.Context)},
+		{!(r.InvalidPenalty >= 0), fmt.Sprintf("rollout.invalid_penalty = %v: want ≥ 0", r.InvalidPenalty)},
+		{!(c.Sampling.Temperature >= 0), fmt.Sprintf("sampling.temperature = %v: want ≥ 0", c.Sampling.Temperature)},
+		{!(c.Sampling.TopP >= 0 && c.Sampling.TopP <= 1), fmt.Sprintf("sampling.top_p = %v: want [0, 1]", c.Sampling.TopP)},
+		{c.Sampling.TopK < 0, fmt.Sprintf("sampling.top_k = %d: want ≥ 0", c.Sampling.TopK)},
+		{c.Sampling.MaxTokens < 1 || c.Sampling.MaxTokens >= r.Context, fmt.Sprintf("sampling.max_tokens = %d: want 1..rollout.context-1", c.Sampling.MaxTokens)},
+		{!(c.OPD.Kappa >= 0), fmt.Sprintf("opd.kappa = %v: want ≥ 0", c.OPD.Kappa)},
+		{!(c.OPD.Clip > 0), fmt.Sprintf("opd.clip = %v: want > 0", c.OPD.Clip)},
+		{!(c.GRPO.Eps >= 0), fmt.Sprintf("grpo.eps = %v: want ≥ 0", c.GRPO.Eps)},
+		{!(c.Optim.LR > 0), fmt.Sprintf("optim.lr = %v: want > 0", c.Optim.LR)},
+		{!(c.Optim.Beta1 >= 0 && c.Optim.Beta1 < 1 && c.Optim.Beta2 >= 0 && c.Optim.Beta2 < 1), "optim.beta1/beta2: want [0, 1)"},
+		{!(c.Optim.Eps > 0), fmt.Sprintf("optim.eps = %v: want > 0", c.Optim.Eps)},
+		{!(c.Optim.WeightDecay >= 0 && c.Optim.ClipNorm >= 0), "optim.weight_decay and optim.clip_norm: want ≥ 0"},
+		{!(c.Optim.MinLRRatio >= 0 && c.Optim.MinLRRatio <= 1), fmt.Sprintf("optim.min_lr_ratio = %v: want [0, 1]", c.Optim.MinLRRatio)},
+		{c.Optim.Warmup < 0, fmt.Sprintf("optim.warmup = %d: want ≥ 0", c.Optim.Warmup)},
+		{c.Optim.MicroBatch < 1, fmt.Sprintf("optim.micro_batch = %d: want ≥ 1", c.Optim.MicroBatch)},
+		{c.Eval.Every < 0 || c.Eval.Tasks < 0, "eval.every and eval.tasks: want ≥ 0"},
+		{c.Eval.Tasks > 0 && c.Eval.Split == "", "eval.split is empty"},
+		{!(c.Eval.Temperature >= 0), fmt.Sprintf("eval.temperature = %v: want ≥ 0", c.Eval.Temperature)},
+		{c.Checkpoint.Every < 0, fmt.Sprintf("checkpoint.every = %d: want ≥ 0", c.Checkpoint.Every)},
+		{c.Backend.Threads < 0, fmt.Sprintf("backend.threads = %d: want ≥ 0", c.Backend.Threads)},
+	}
+	for _, ck := range checks {
+		if ck.bad {
+			return errors.New(ck.msg)
+		}
+	}
+	for _, t := range c.LoRA.Targets {
+		if !strings.Contains(" q k v o gate up down ", " "+t+" ") {
+			return fmt.Errorf("lora.targets: %q is not one of q, k, v, o, gate, up, down", t)
+		}
+	}
+	switch c.Backend.Device {
+	case "auto", "cpu", "cuda", "metal":
+	default:
+		return fmt.Errorf("backend.device = %q: want auto, cpu, cuda or metal", c.Backend.Device)
+	}
+	if err := c.Schedule.validate(); err != nil {
+		return err
+	}
+	if err := c.TDUR.validate(); err != nil {
+		return err
+	}
+	for _, m := range []struct{ key, path string }{{"student.model", c.Student.Model}, {"teacher.model", c.Teacher.Model}} {
+		if st, err := os.Stat(m.path); err != nil {
+			return fmt.Errorf("%s: %w", m.key, err)
+		} else if st.IsDir() {
+			return fmt.Errorf("%s: %s is a directory", m.key, m.path)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,148 @@
+package trainer
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// writeConfig writes a config with two (empty) model files next to it.
+func writeConfig(t *testing.T, body string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, m := range []string{"s.gguf", "t.gguf"} {
+		if err := os.WriteFile(filepath.Join(dir, m), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := filepath.Join(dir, "run.toml")
+	head := "[student]\nmodel = \"s.gguf\"\n[teacher]\nmodel = \"t.gguf\"\n"
+	if err := os.WriteFile(p, []byte(body+head), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestLoadConfigOverridesAndSets(t *testing.T) {
+	p := writeConfig(t, "seed = 7\n[schedule]\nshape = \"exp\"\nkappa = 3.0\n[env.options]\nrooms = 3\n")
+	c, err := LoadConfig(p, []string{"rollout.group_size=6", "schedule.shape=linear", "lora.targets=[\"q\",\"v\"]", "env.options.layout=\"small\"", "out_dir=runs/x y"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Seed != 7 || c.Schedule.Kappa != 3 || c.Rollout.GroupSize != 6 || c.Schedule.Shape != "linear" {
+		t.Errorf("got seed %d κ %v G %d shape %s", c.Seed, c.Schedule.Kappa, c.Rollout.GroupSize, c.Schedule.Shape)
+	}
+	if strings.Join(c.LoRA.Targets, ",") != "q,v" || c.OutDir != "runs/x y" {
+		t.Errorf("targets %v out_dir %q", c.LoRA.Targets, c.OutDir)
+	}
+	if c.Env.Options["rooms"] != int64(3) || c.Env.Options["layout"] != "small" {
+		t.Errorf("env options %v", c.Env.Options)
+	}
+	if c.Student.Model != filepath.Join(filepath.Dir(p), "s.gguf") {
+		t.Errorf("student path %q not resolved against the config dir", c.Student.Model)
+	}
+	if c.TDUR.Beta != DefaultConfig().TDUR.Beta {
+		t.Error("unset keys must keep their defaults")
+	}
+	// The resolved config round-trips through its own encoding.
+	b, err := c.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d Config
+	if err := decodeStrict(string(b), &d); err != nil {
+		t.Fatal(err)
+	}
+	if d.Hash() != c.Hash() {
+		t.Error("hash changed across encode/decode")
+	}
+	d.Steps = 99
+	if d.Hash() != c.Hash() {
+		t.Error("steps must not change the hash")
+	}
+	d.OPD.Clip = 1
+	if d.Hash() == c.Hash() {
+		t.Error("opd.clip must change the hash")
+	}
+}
+
+func TestBadConfigsFailFastNamingTheKey(t *testing.T) {
+	cases := []struct {
+		body string
+		sets []string
+		want string
+	}{
+		{"[tdur]\nbeta_typo = 0.3\n", nil, "unknown key tdur.beta_typo"},
+		{"[rollout]\ngroup_size = \"four\"\n", nil, "rollout.group_size"},
+		{"", []string{"rollout.group_size=four"}, "rollout.group_size"},
+		{"", []string{"optim.nope=1"}, "unknown key optim.nope"},
+		{"", []string{"noequals"}, "want key=value"},
+		{"", []string{"teacher.model=missing.gguf"}, "teacher.model"},
+		{"", []string{"rollout.group_size=1"}, "needs groups of ≥ 2"},
+		{"", []string{"schedule.shape=wavy"}, "schedule.shape"},
+		{"", []string{"tdur.w_min=2"}, "tdur.w_min"},
+		{"", []string{"backend.device=tpu"}, "backend.device"},
+	}
+	for _, c := range cases {
+		p := writeConfig(t, c.body)
+		start := time.Now()
+		_, err := LoadConfig(p, c.sets)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q %v: err = %v, want it to mention %q", c.body, c.sets, err, c.want)
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("took %v", d)
+		}
+	}
+	// G = 1 is fine for pure OPD.
+	p := writeConfig(t, "")
+	if _, err := LoadConfig(p, []string{"rollout.group_size=1", "schedule.shape=constant", "schedule.lambda0=0"}); err != nil {
+		t.Errorf("pure OPD with G = 1: %v", err)
+	}
+}
+
+// The shipped configs parse, validate and mean what their names say.
+func TestShippedConfigs(t *testing.T) {
+	load := func(p string) Config {
+		t.Helper()
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := DefaultConfig()
+		if err := decodeStrict(string(b), &c); err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		if !strings.HasSuffix(c.Student.Model, "models/household-student.gguf") || !strings.HasSuffix(c.Teacher.Model, "models/household-teacher.gguf") {
+			t.Errorf("%s: models %s %s", p, c.Student.Model, c.Teacher.Model)
+		}
+		m := writeConfig(t, "") // stand-in model files: models/ is built separately
+		c.Student.Model, c.Teacher.Model = filepath.Join(filepath.Dir(m), "s.gguf"), filepath.Join(filepath.Dir(m), "t.gguf")
+		if err := c.Validate(); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+		return c
+	}
+	def := load("../config.toml")
+	if def.Env.Name != "household" || def.Backend.Device != "cpu" || !def.TDUR.Enabled || def.Schedule.MaxLambda() != 1 {
+		t.Errorf("config.toml: %+v", def)
+	}
+	opd, grpo, noT := load("../scripts/baselines/opd.toml"), load("../scripts/baselines/grpo.toml"), load("../scripts/baselines/atod-no-tdur.toml")
+	for step := 0; step <= def.Steps; step++ {
+		if opd.Lambda(step) != 0 || grpo.Lambda(step) != 1 || noT.Lambda(step) != def.Lambda(step) {
+			t.Errorf("step %d: λ opd %v grpo %v no-tdur %v (default %v)", step, opd.Lambda(step), grpo.Lambda(step), noT.Lambda(step), def.Lambda(step))
+		}
+	}
+	if opd.TDUR.Enabled || grpo.TDUR.Enabled || noT.TDUR.Enabled {
+		t.Error("baselines run without T-DUR")
+	}
+	// Apart from the method, the baselines are the default run.
+	for _, c := range []Config{opd, grpo, noT} {
+		c.Schedule, c.TDUR, c.OutDir, c.Student, c.Teacher = def.Schedule, def.TDUR, def.OutDir, def.Student, def.Teacher
+		if c.Hash() != def.Hash() {
+			t.Errorf("a baseline differs from config.toml beyond schedule and T-DUR")
+		}
+	}
+}

@@ -1,0 +1,61 @@
+package trainer
+
+import (
+	"time"
+
+	"github.com/atod-dev/atod/envs"
+)
+
+// EvalResult is one model's score on a set of held-out tasks.
+type EvalResult struct {
+	Tasks                                        int
+	Success, MeanReturn, EpisodeLen, InvalidRate float64
+	Seconds                                      float64
+}
+
+// Evaluate plays each task once with lm at the given temperature (0 = greedy).
+// The sampling seeds depend only on (seed, task, turn), so every evaluation of a
+// run, student or teacher, sees the same draws.
+func Evaluate(lm LM, env envs.Env, tasks []envs.Task, cfg *Config, temperature float64) (EvalResult, error) {
+	start := time.Now()
+	spec := rolloutSpec{
+		pc:       promptConfig(cfg),
+		sampling: sampling(cfg, temperature),
+		maxTurns: cfg.Rollout.MaxTurns,
+		seed: func(task, _, turn int) uint64 {
+			return deriveSeed(cfg.Seed, -1, int64(task), 0, int64(turn))
+		},
+	}
+	eps, err := rollout(lm, env, tasks, 1, spec)
+	if err != nil {
+		return EvalResult{}, err
+	}
+	o := summarise(eps, cfg.Rollout.InvalidPenalty)
+	return EvalResult{Tasks: len(tasks), Success: o.success, MeanReturn: o.meanReturn, EpisodeLen: o.episodeLen,
+		InvalidRate: o.invalidRate, Seconds: time.Since(start).Seconds()}, nil
+}
+
+func promptConfig(cfg *Config) envs.PromptConfig {
+	return envs.PromptConfig{History: cfg.Rollout.History, LastN: cfg.Rollout.LastN, Think: cfg.Rollout.Think, ShowAdmissible: cfg.Rollout.ShowAdmissible}
+}
+
+func sampling(cfg *Config, temperature float64) Sampling {
+	return Sampling{Temperature: float32(temperature), TopP: float32(cfg.Sampling.TopP), TopK: cfg.Sampling.TopK, MaxTokens: cfg.Sampling.MaxTokens}
+}
+
+// deriveSeed mixes the run seed with a position (step, task, rollout, turn)
+// through SplitMix64, so every draw is reproducible without saved RNG state.
+func deriveSeed(seed int64, parts ...int64) uint64 {
+	x := uint64(seed)
+	for _, p := range parts {
+		x = splitmix(x ^ splitmix(uint64(p)+0x9e3779b97f4a7c15))
+	}
+	return x
+}
+
+func splitmix(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
+	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
+	return x ^ (x >> 31)
+}

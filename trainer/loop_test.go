@@ -1,0 +1,259 @@
+package trainer
+
+import (
+	"bufio"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// fakeConfig is a small run over the echo env with the fake models.
+func fakeConfig(t *testing.T, sets ...string) *Config {
+	t.Helper()
+	dir := t.TempDir()
+	for _, m := range []string{"s.gguf", "t.gguf"} {
+		if err := os.WriteFile(filepath.Join(dir, m), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := DefaultConfig()
+	c.Student.Model, c.Teacher.Model = filepath.Join(dir, "s.gguf"), filepath.Join(dir, "t.gguf")
+	c.OutDir = filepath.Join(dir, "run")
+	c.Env.Name = "echo"
+	c.Rollout = RolloutConfig{TasksPerStep: 4, GroupSize: 4, MaxTurns: 5, History: "full", LastN: 2, Context: 512, InvalidPenalty: 0.1}
+	c.Sampling = SamplingConfig{Temperature: 1, TopP: 1, MaxTokens: 3}
+	c.Eval = EvalConfig{Every: 5, Tasks: 16, Split: "test", Temperature: 0, Teacher: true}
+	c.Optim.MicroBatch = 3
+	c.Checkpoint.Every = 5
+	if err := c.Apply(sets); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return &c
+}
+
+func readTrain(t *testing.T, runDir string) []StepMetrics {
+	t.Helper()
+	f, err := os.Open(filepath.Join(runDir, "metrics.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []StepMetrics
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var m StepMetrics
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			t.Fatal(err)
+		}
+		if m.Kind == "train" {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func readEval(t *testing.T, runDir, model string) []EvalMetrics {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(runDir, "metrics.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []EvalMetrics
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var m EvalMetrics
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatal(err)
+		}
+		if m.Kind == "eval" && m.Model == model {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func TestLoopOPDLowersKLAndLearns(t *testing.T) {
+	cfg := fakeConfig(t, "steps=15", "schedule.shape=\"constant\"", "schedule.lambda0=0.0", "rollout.max_turns=3")
+	op := &fakeOpener{lr: 30}
+	env := echoEnv{turns: 3}
+	sum, err := Run(cfg, RunOptions{Open: op.open, Env: env, Log: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms := readTrain(t, cfg.OutDir)
+	if len(ms) != 15 {
+		t.Fatalf("%d train lines, want 15", len(ms))
+	}
+	first, last := ms[0], ms[len(ms)-1]
+	t.Logf("reverse KL %.3f → %.3f, rollout success %.2f → %.2f", first.ReverseKL, last.ReverseKL, first.Success, last.Success)
+	if !(last.ReverseKL < first.ReverseKL/3) {
+		t.Errorf("reverse KL %.3f → %.3f: OPD must bring it down", first.ReverseKL, last.ReverseKL)
+	}
+	// The learner got the action tokens only, micro-batched, with λ = 0 weights of both signs.
+	l := op.last.Learner.(*fakeLearner)
+	var pos, neg int
+	for _, batch := range l.seen {
+		for _, s := range batch {
+			for i, tok := range s.Tokens {
+				if s.Mask[i] && actionIndex(tok) < 0 || !s.Mask[i] && s.Weights[i] != 0 {
+					t.Fatalf("token %d at %d: mask %v weight %v", tok, i, s.Mask[i], s.Weights[i])
+				}
+				if s.Weights[i] > 0 {
+					pos++
+				} else if s.Weights[i] < 0 {
+					neg++
+				}
+			}
+		}
+	}
+	if len(l.seen) != 15 || pos == 0 || neg == 0 {
+		t.Errorf("%d batches, %d positive and %d negative weights", len(l.seen), pos, neg)
+	}
+	ev := readEval(t, cfg.OutDir, "student")
+	teacher := readEval(t, cfg.OutDir, "teacher")
+	if len(ev) != 4 || ev[0].Step != 0 || ev[3].Step != 15 || len(teacher) != 1 {
+		t.Fatalf("eval lines student %+v teacher %+v", ev, teacher)
+	}
+	if !(ev[3].Success > ev[0].Success+0.5) || teacher[0].Success != 1 {
+		t.Errorf("held-out success %.2f → %.2f (teacher %.2f)", ev[0].Success, ev[3].Success, teacher[0].Success)
+	}
+	if sum.FinalSuccess != ev[3].Success {
+		t.Errorf("summary success %v", sum.FinalSuccess)
+	}
+	for _, p := range []string{"config.toml", "report.md", "plots/success.svg", "plots/lambda.svg", "ckpt/latest", "ckpt/step-15/adapter.gguf", "ckpt/step-15/state.bin", "ckpt/step-10/trainer.json"} {
+		if _, err := os.Stat(filepath.Join(cfg.OutDir, p)); err != nil {
+			t.Error(err)
+		}
+	}
+	// The written config loads back to the same run.
+	back, err := LoadConfig(filepath.Join(cfg.OutDir, "config.toml"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.Hash() != cfg.Hash() {
+		t.Error("config.toml does not reproduce the run's config")
+	}
+	// Re-running into the same directory without --resume is refused.
+	if _, err := Run(cfg, RunOptions{Open: op.open, Env: env, Log: io.Discard}); err == nil || !strings.Contains(err.Error(), "--resume") {
+		t.Errorf("second run into the same dir: %v", err)
+	}
+}
+
+func TestLoopGRPOLearns(t *testing.T) {
+	cfg := fakeConfig(t, "steps=25", "schedule.shape=\"constant\"", "schedule.lambda0=1.0", "tdur.enabled=false",
+		"rollout.max_turns=1", "rollout.group_size=8", "eval.every=0", "eval.teacher=false")
+	op := &fakeOpener{lr: 30}
+	if _, err := Run(cfg, RunOptions{Open: op.open, Env: echoEnv{turns: 1}, Log: io.Discard}); err != nil {
+		t.Fatal(err)
+	}
+	ev := readEval(t, cfg.OutDir, "student")
+	ms := readTrain(t, cfg.OutDir)
+	t.Logf("held-out success %.2f → %.2f; rollout success %.2f → %.2f", ev[0].Success, ev[1].Success, ms[0].Success, ms[len(ms)-1].Success)
+	if !(ev[1].Success > ev[0].Success+0.3) {
+		t.Errorf("GRPO held-out success %.2f → %.2f", ev[0].Success, ev[1].Success)
+	}
+	if ms[0].Lambda != 1 || ms[0].WStd != 0 {
+		t.Errorf("λ %v, T-DUR weight std %v with T-DUR off", ms[0].Lambda, ms[0].WStd)
+	}
+}
+
+// timeless drops the wall-clock fields so two runs can be compared.
+func timeless(ms []StepMetrics) []StepMetrics {
+	out := append([]StepMetrics(nil), ms...)
+	for i := range out {
+		out[i].TokensPerS, out[i].RolloutS, out[i].ScoreS, out[i].TrainS, out[i].SyncS, out[i].PeakRSSMB = 0, 0, 0, 0, 0, 0
+	}
+	return out
+}
+
+func TestResumeMatchesUninterrupted(t *testing.T) {
+	for _, history := range []string{"full", "last"} {
+		t.Run(history, func(t *testing.T) {
+			sets := []string{"steps=4", "checkpoint.every=2", "eval.every=2", "rollout.history=" + history, "tdur.disagreement=topk_kl", "tdur.topk=3"}
+			a := fakeConfig(t, sets...)
+			env := echoEnv{turns: 3}
+			if _, err := Run(a, RunOptions{Open: (&fakeOpener{lr: 1}).open, Env: env, Log: io.Discard}); err != nil {
+				t.Fatal(err)
+			}
+			b := fakeConfig(t, sets...)
+			// Killed after step 3's metrics were written but before its checkpoint.
+			if _, err := Run(b, RunOptions{Open: (&fakeOpener{lr: 1}).open, Env: env, Log: io.Discard, StopAfter: 3}); err != errStopped {
+				t.Fatalf("stopped run: %v", err)
+			}
+			if got := len(readTrain(t, b.OutDir)); got != 3 {
+				t.Fatalf("%d lines before resume", got)
+			}
+			if _, err := Run(b, RunOptions{Open: (&fakeOpener{lr: 1}).open, Env: env, Log: io.Discard, Resume: true}); err != nil {
+				t.Fatal(err)
+			}
+			ma, mb := timeless(readTrain(t, a.OutDir)), timeless(readTrain(t, b.OutDir))
+			if !reflect.DeepEqual(ma, mb) {
+				t.Errorf("resumed metrics differ:\n%+v\n%+v", ma, mb)
+			}
+			ea, eb := readEval(t, a.OutDir, "student"), readEval(t, b.OutDir, "student")
+			for i := range ea {
+				ea[i].Seconds = 0
+			}
+			for i := range eb {
+				eb[i].Seconds = 0
+			}
+			if !reflect.DeepEqual(ea, eb) {
+				t.Errorf("resumed eval differs:\n%+v\n%+v", ea, eb)
+			}
+			// A changed algorithm is refused on resume.
+			b.OPD.Clip = 1
+			if _, err := Run(b, RunOptions{Open: (&fakeOpener{lr: 1}).open, Env: env, Log: io.Discard, Resume: true}); err == nil {
+				t.Error("resume with a different config accepted")
+			}
+		})
+	}
+}
+
+func TestNonFiniteStepIsSkipped(t *testing.T) {
+	cfg := fakeConfig(t, "steps=3", "eval.tasks=0")
+	op := &fakeOpener{lr: 1, nanAt: 2}
+	if _, err := Run(cfg, RunOptions{Open: op.open, Env: echoEnv{turns: 2}, Log: io.Discard}); err != nil {
+		t.Fatal(err)
+	}
+	ms := readTrain(t, cfg.OutDir)
+	if !ms[1].Skipped || ms[0].Skipped || ms[2].Skipped || ms[2].SkippedTotal != 1 {
+		t.Errorf("skipped flags %v %v %v total %d", ms[0].Skipped, ms[1].Skipped, ms[2].Skipped, ms[2].SkippedTotal)
+	}
+	if n := op.last.Student.(*fakeLM).adapterSet; n != 2 {
+		t.Errorf("student adapter set %d times, want 2 (the skipped step keeps the old one)", n)
+	}
+	// NaN teacher log-probs never reach the learner.
+	cfg = fakeConfig(t, "steps=2", "eval.tasks=0")
+	op = &fakeOpener{lr: 1, nanScore: true}
+	if _, err := Run(cfg, RunOptions{Open: op.open, Env: echoEnv{turns: 2}, Log: io.Discard}); err != nil {
+		t.Fatal(err)
+	}
+	if ms := readTrain(t, cfg.OutDir); !ms[1].Skipped || op.last.Learner.(*fakeLearner).calls != 0 {
+		t.Errorf("NaN scores: skipped %v, learner called %d times", ms[1].Skipped, op.last.Learner.(*fakeLearner).calls)
+	}
+}
+
+// A run killed before its first checkpoint resumes from scratch.
+func TestResumeWithoutCheckpointStartsOver(t *testing.T) {
+	sets := []string{"steps=3", "checkpoint.every=0", "eval.tasks=0"}
+	a, b := fakeConfig(t, sets...), fakeConfig(t, sets...)
+	env := echoEnv{turns: 2}
+	if _, err := Run(a, RunOptions{Open: (&fakeOpener{lr: 1}).open, Env: env, Log: io.Discard}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(b, RunOptions{Open: (&fakeOpener{lr: 1}).open, Env: env, Log: io.Discard, StopAfter: 2}); err != errStopped {
+		t.Fatal(err)
+	}
+	if _, err := Run(b, RunOptions{Open: (&fakeOpener{lr: 1}).open, Env: env, Log: io.Discard, Resume: true}); err != nil {
+		t.Fatal(err)
+	}
+	if ma, mb := timeless(readTrain(t, a.OutDir)), timeless(readTrain(t, b.OutDir)); !reflect.DeepEqual(ma, mb) {
+		t.Errorf("restarted run differs:\n%+v\n%+v", ma, mb)
+	}
+}

@@ -1,0 +1,219 @@
+package trainer
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"runtime"
+	"syscall"
+)
+
+// StepMetrics is one training line of metrics.jsonl.
+type StepMetrics struct {
+	Kind         string    `json:"kind"` // "train"
+	Step         int       `json:"step"`
+	Lambda       float64   `json:"lambda"`
+	Success      float64   `json:"success"`
+	MeanReturn   float64   `json:"mean_return"`
+	EpisodeLen   float64   `json:"episode_len"`
+	InvalidRate  float64   `json:"invalid_rate"`
+	ReverseKL    jsonFloat `json:"reverse_kl"`
+	WMean        jsonFloat `json:"tdur_w_mean"`
+	WMin         jsonFloat `json:"tdur_w_min"`
+	WMax         jsonFloat `json:"tdur_w_max"`
+	WStd         jsonFloat `json:"tdur_w_std"`
+	Loss         jsonFloat `json:"loss"` // null when the step was skipped for NaN/Inf
+	GradNorm     jsonFloat `json:"grad_norm"`
+	LR           float64   `json:"lr"`
+	Tokens       int       `json:"tokens"`     // action tokens trained on
+	SeqTokens    int       `json:"seq_tokens"` // all tokens of the train sequences (the forward pass size)
+	Skipped      bool      `json:"skipped"`
+	SkippedTotal int       `json:"skipped_total"`
+	TokensPerS   float64   `json:"tokens_per_s"`
+	RolloutS     float64   `json:"rollout_s"`
+	ScoreS       float64   `json:"score_s"`
+	TrainS       float64   `json:"train_s"`
+	SyncS        float64   `json:"sync_s"`
+	PeakRSSMB    float64   `json:"peak_rss_mb"`
+}
+
+// jsonFloat encodes NaN and ±Inf as null (JSON has no such numbers).
+type jsonFloat float64
+
+func (f jsonFloat) MarshalJSON() ([]byte, error) {
+	if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
+		return []byte("null"), nil
+	}
+	return json.Marshal(float64(f))
+}
+
+// EvalMetrics is one evaluation line of metrics.jsonl.
+type EvalMetrics struct {
+	Kind        string  `json:"kind"` // "eval"
+	Step        int     `json:"step"`
+	Model       string  `json:"model"` // "student" | "teacher"
+	Split       string  `json:"split"`
+	Tasks       int     `json:"tasks"`
+	Success     float64 `json:"success"`
+	MeanReturn  float64 `json:"mean_return"`
+	EpisodeLen  float64 `json:"episode_len"`
+	InvalidRate float64 `json:"invalid_rate"`
+	Seconds     float64 `json:"seconds"`
+}
+
+// record is any metrics line, for reading back.
+type record struct {
+	Kind    string  `json:"kind"`
+	Step    int     `json:"step"`
+	Model   string  `json:"model"`
+	Lambda  float64 `json:"lambda"`
+	Success float64 `json:"success"`
+	Loss    float64 `json:"loss"`
+	KL      float64 `json:"reverse_kl"`
+	Return  float64 `json:"mean_return"`
+}
+
+// outcome summarises played episodes.
+type outcome struct{ success, meanReturn, episodeLen, invalidRate float64 }
+
+func summarise(eps []*episode, penalty float64) outcome {
+	var o outcome
+	var actions, invalid int
+	for _, e := range eps {
+		if e.won {
+			o.success++
+		}
+		o.meanReturn += EpisodeReturn(e.score, e.invalid, penalty)
+		o.episodeLen += float64(len(e.turns))
+		actions += len(e.turns)
+		invalid += e.invalid
+	}
+	if n := float64(len(eps)); n > 0 {
+		o.success, o.meanReturn, o.episodeLen = o.success/n, o.meanReturn/n, o.episodeLen/n
+	}
+	if actions > 0 {
+		o.invalidRate = float64(invalid) / float64(actions)
+	}
+	return o
+}
+
+// weightStats returns mean, min, max and std of the turn weights of non-empty turns.
+func weightStats(eps []*episode, w [][]float64) (mean, lo, hi, std float64) {
+	var xs []float64
+	for i, e := range eps {
+		for k, t := range e.turns {
+			if t.n > 0 {
+				xs = append(xs, w[i][k])
+			}
+		}
+	}
+	if len(xs) == 0 {
+		return 1, 1, 1, 0
+	}
+	lo, hi = math.Inf(1), math.Inf(-1)
+	for _, x := range xs {
+		lo, hi = math.Min(lo, x), math.Max(hi, x)
+	}
+	mean, std = meanStd(xs)
+	return
+}
+
+// peakRSSMB is the process's peak resident set size.
+func peakRSSMB() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	if runtime.GOOS == "darwin" { // bytes there, KiB on Linux
+		return float64(ru.Maxrss) / (1 << 20)
+	}
+	return float64(ru.Maxrss) / (1 << 10)
+}
+
+// appendJSONL appends one JSON line and syncs, so a kill loses at most the line being written.
+func appendJSONL(path string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(append(b, '\n')); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// readRecords parses metrics.jsonl, skipping a torn last line.
+func readRecords(path string) ([]record, error) {
+	data, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	var out []record
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var r record
+		if json.Unmarshal(sc.Bytes(), &r) == nil {
+			out = append(out, r)
+		}
+	}
+	return out, sc.Err()
+}
+
+// truncateMetrics keeps the lines of steps ≤ step (a torn line is dropped).
+func truncateMetrics(path string, step int) error {
+	data, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	var keep bytes.Buffer
+	for _, line := range bytes.Split(data, []byte("\n")) {
+		var r record
+		if len(line) == 0 || json.Unmarshal(line, &r) != nil || r.Step > step {
+			continue
+		}
+		keep.Write(line)
+		keep.WriteByte('\n')
+	}
+	if err := writeFileAtomic(path, keep.Bytes()); err != nil {
+		return fmt.Errorf("truncate metrics: %w", err)
+	}
+	return nil
+}
+
+// writeFileAtomic writes data to a temp file next to path, syncs it and renames it over path.
+func writeFileAtomic(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
