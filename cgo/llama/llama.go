@@ -35,6 +35,10 @@ func setup() {
 	initOnce.Do(func() {
 		C.atod_init(C.bool(os.Getenv("ATOD_DEBUG") != ""))
 		for _, dir := range backendDirs() {
+			// cgo/train may have loaded them already: never register a device twice.
+			if C.atod_find_gpu(nil) != nil {
+				break
+			}
 			cdir := C.CString(dir)
 			C.ggml_backend_load_all_from_path(cdir)
 			C.free(unsafe.Pointer(cdir))
