@@ -1,6 +1,9 @@
 package trainer
 
-import "math"
+import (
+	"math"
+	"slices"
+)
 
 // OPDAdvantage is the per-token distillation signal, the negative reverse-KL
 // sample clipped to [−c, c]: a_opd(t) = clip(lp_t(t) − lp_s(t), −c, c).
@@ -19,11 +22,15 @@ func EpisodeReturn(score float64, invalid int, penalty float64) float64 {
 func GRPOAdvantages(returns []float64, stdNorm bool, eps float64) []float64 {
 	mean, std := meanStd(returns)
 	adv := make([]float64, len(returns))
+	if len(returns) == 0 || slices.Min(returns) == slices.Max(returns) {
+		// Equal returns carry no signal. Tested on the returns themselves: their
+		// floating-point mean can differ from them by an ulp, and with eps = 0 that
+		// rounding error would be blown up to ±1.
+		return adv
+	}
 	for i, r := range returns {
 		adv[i] = r - mean
-		if std == 0 { // equal returns: no signal (and no 0/0 when eps = 0)
-			adv[i] = 0
-		} else if stdNorm {
+		if stdNorm {
 			adv[i] /= std + eps
 		}
 	}

@@ -38,10 +38,18 @@ func TestGRPOAdvantages(t *testing.T) {
 	if !near(got[1], 0.9-0.6333333333, 1e-9) {
 		t.Errorf("unnormalised a_rl[1] = %v, want 0.26667", got[1])
 	}
-	for i, a := range GRPOAdvantages([]float64{0.5, 0.5, 0.5}, true, 0) {
-		if a != 0 {
-			t.Errorf("equal returns: a_rl[%d] = %v, want 0", i, a)
+	// 1 − 3·0.1 three times: their float mean is 0.6999999999999998, std 1.1e-16;
+	// with eps = 0 a std test alone would give ±1.
+	same := EpisodeReturn(1, 3, 0.1)
+	for _, g := range [][]float64{{0.5, 0.5, 0.5}, {same, same, same}} {
+		for i, a := range GRPOAdvantages(g, true, 0) {
+			if a != 0 {
+				t.Errorf("equal returns %v: a_rl[%d] = %v, want 0", g, i, a)
+			}
 		}
+	}
+	if got := GRPOAdvantages(nil, true, 0); len(got) != 0 {
+		t.Errorf("empty group: %v", got)
 	}
 }
 

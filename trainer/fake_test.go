@@ -218,6 +218,9 @@ func (m *fakeLM) Score(reqs []ScoreRequest) ([]ScoreResult, error) {
 		if r.From < 1 || r.Seq >= m.nseq {
 			return nil, fmt.Errorf("bad score request seq %d from %d", r.Seq, r.From)
 		}
+		if len(r.Tokens) > m.nctx { // as llama.Score
+			return nil, fmt.Errorf("%d tokens do not fit the context of %d", len(r.Tokens), m.nctx)
+		}
 		for p := r.From; p < len(r.Tokens); p++ {
 			lp := m.logProb(r.Tokens[:p], r.Tokens[p])
 			if m.nanScore {
@@ -394,7 +397,9 @@ func (f *fakeOpener) open(cfg *Config, need Need) (*Models, error) {
 
 // echoEnv: each turn shows "say D"; the right action is the digit D. An episode
 // of K turns is won when every digit was echoed.
-type echoEnv struct{ turns int }
+// echoEnv asks for the digit it shows, for turns turns; pad lengthens each
+// observation by that many filler characters.
+type echoEnv struct{ turns, pad int }
 
 func (e echoEnv) Name() string { return "echo" }
 func (e echoEnv) Tasks(split string, n int, seed int64) ([]envs.Task, error) {
@@ -407,7 +412,7 @@ func (e echoEnv) Tasks(split string, n int, seed int64) ([]envs.Task, error) {
 }
 func (e echoEnv) Open(t envs.Task) (envs.Episode, error) {
 	r := rand.New(rand.NewPCG(uint64(t.Seed), 1))
-	ep := &echoEpisode{}
+	ep := &echoEpisode{pad: e.pad}
 	for range e.turns {
 		ep.digits = append(ep.digits, byte('0'+r.IntN(10)))
 	}
@@ -426,13 +431,14 @@ func (e echoEnv) StopStrings() []string                 { return nil }
 func (e echoEnv) Oracle(envs.Task) (envs.Oracle, error) { return nil, errors.New("no oracle") }
 
 type echoEpisode struct {
+	pad    int
 	digits []byte
 	k      int
 	right  int
 }
 
 func (ep *echoEpisode) obs() envs.Observation {
-	return envs.Observation{Text: "say " + string(ep.digits[ep.k])}
+	return envs.Observation{Text: strings.Repeat(".", ep.pad) + "say " + string(ep.digits[ep.k])}
 }
 func (ep *echoEpisode) Reset() (envs.Observation, error) { ep.k, ep.right = 0, 0; return ep.obs(), nil }
 func (ep *echoEpisode) Step(action string) (envs.StepResult, error) {

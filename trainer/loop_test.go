@@ -3,6 +3,7 @@ package trainer
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -255,5 +256,22 @@ func TestResumeWithoutCheckpointStartsOver(t *testing.T) {
 	}
 	if ma, mb := timeless(readTrain(t, a.OutDir)), timeless(readTrain(t, b.OutDir)); !reflect.DeepEqual(ma, mb) {
 		t.Errorf("restarted run differs:\n%+v\n%+v", ma, mb)
+	}
+}
+
+// An episode whose next prompt no longer fits the context ends there; the
+// unanswered prompt must not reach the scorer or the learner (both would
+// reject a sequence longer than the context).
+func TestContextLimitEndsEpisodes(t *testing.T) {
+	for _, history := range []string{"full", "last"} {
+		for _, nctx := range []int{150, 200, 250} {
+			cfg := fakeConfig(t, "steps=2", "rollout.history=\""+history+"\"", fmt.Sprintf("rollout.context=%d", nctx))
+			if _, err := Run(cfg, RunOptions{Open: (&fakeOpener{lr: 1}).open, Env: echoEnv{turns: 5, pad: 40}, Log: io.Discard}); err != nil {
+				t.Fatalf("history %s, context %d: %v", history, nctx, err)
+			}
+			if ms := readTrain(t, cfg.OutDir); ms[len(ms)-1].EpisodeLen >= 5 {
+				t.Errorf("history %s, context %d: episodes of %.1f turns, want them cut by the context", history, nctx, ms[len(ms)-1].EpisodeLen)
+			}
+		}
 	}
 }

@@ -91,11 +91,14 @@ func playWave(lm LM, env envs.Env, wave []*episode, spec rolloutSpec) error {
 			if e.done {
 				continue
 			}
+			undo := e.mark()
 			prompt, err := nextPrompt(lm, env, spec.pc, e)
 			if err != nil {
 				return fmt.Errorf("task %s turn %d: %w", e.task.ID, turn+1, err)
 			}
 			if len(prompt)+spec.sampling.MaxTokens > lm.NCtx() {
+				// The unanswered prompt would not fit the scorer's or learner's context either.
+				undo()
 				e.done, e.truncated = true, true
 				continue
 			}
@@ -170,6 +173,22 @@ func nextPrompt(lm LM, env envs.Env, pc envs.PromptConfig, e *episode) ([]int32,
 	}
 	e.seqs[0] = append(e.seqs[0], toks...)
 	return e.seqs[0], nil
+}
+
+// mark returns a function that restores the episode's sequences to their
+// current length, dropping a prompt that is never answered.
+func (e *episode) mark() func() {
+	n := len(e.seqs)
+	last := 0
+	if n > 0 {
+		last = len(e.seqs[n-1])
+	}
+	return func() {
+		e.seqs = e.seqs[:n]
+		if n > 0 {
+			e.seqs[n-1] = e.seqs[n-1][:last]
+		}
+	}
 }
 
 // apply records a sampled reply and steps the env with its action.

@@ -17,10 +17,10 @@ type Schedule struct {
 }
 
 // Progress is x = clamp((step − warmup)/anneal_steps, 0, 1); with anneal_steps ≤ 0
-// the switch is immediate at warmup.
+// the switch comes right after the warmup steps, as the limit of the formula.
 func (s Schedule) Progress(step int) float64 {
 	if s.AnnealSteps <= 0 {
-		if step >= s.Warmup {
+		if step > s.Warmup {
 			return 1
 		}
 		return 0

@@ -41,8 +41,9 @@ func TestScheduleDecreasingAndImmediate(t *testing.T) {
 		t.Errorf("decreasing linear λ(1) = %v, want 0.75", got)
 	}
 	s = Schedule{Shape: "cosine", Lambda0: 0, Lambda1: 1, Warmup: 3}
-	if s.Lambda(2) != 0 || s.Lambda(3) != 1 {
-		t.Errorf("anneal_steps 0: λ(2), λ(3) = %v, %v, want 0, 1", s.Lambda(2), s.Lambda(3))
+	// warmup = 3 steps at λ0, then λ1 (the same switch as anneal_steps = 1 gives at step 4).
+	if s.Lambda(3) != 0 || s.Lambda(4) != 1 {
+		t.Errorf("anneal_steps 0: λ(3), λ(4) = %v, %v, want 0, 1", s.Lambda(3), s.Lambda(4))
 	}
 	if (Schedule{Shape: "constant", Lambda0: 0, Lambda1: 1}).MaxLambda() != 0 {
 		t.Error("constant schedule max λ is λ0")
