@@ -46,21 +46,31 @@ func Demos(env envs.Env, tasks []envs.Task, maxTurns int, explore bool) ([]Demo,
 	return out, lost, nil
 }
 
+// begin opens and resets an episode of t: the demo starts at its first observation.
+func begin(env envs.Env, t envs.Task) (envs.Episode, Demo, error) {
+	ep, err := env.Open(t)
+	if err != nil {
+		return nil, Demo{}, fmt.Errorf("open %s: %w", t.ID, err)
+	}
+	obs, err := ep.Reset()
+	if err != nil {
+		ep.Close()
+		return nil, Demo{}, fmt.Errorf("reset %s: %w", t.ID, err)
+	}
+	return ep, Demo{Task: t, First: obs}, nil
+}
+
 func play(env envs.Env, t envs.Task, maxTurns int) (Demo, error) {
 	or, err := env.Oracle(t)
 	if err != nil {
 		return Demo{}, fmt.Errorf("oracle for %s: %w", t.ID, err)
 	}
-	ep, err := env.Open(t)
+	ep, d, err := begin(env, t)
 	if err != nil {
-		return Demo{}, fmt.Errorf("open %s: %w", t.ID, err)
+		return Demo{}, err
 	}
 	defer ep.Close()
-	obs, err := ep.Reset()
-	if err != nil {
-		return Demo{}, fmt.Errorf("reset %s: %w", t.ID, err)
-	}
-	d := Demo{Task: t, First: obs}
+	obs := d.First
 	for len(d.Turns) < maxTurns {
 		reply, err := or.Next(obs)
 		if err != nil {

@@ -24,16 +24,12 @@ func exploreHousehold(env envs.Env, t envs.Task, maxTurns int) (Demo, error) {
 	if !ok {
 		return play(env, t, maxTurns) // the plan starts where the agent is
 	}
-	ep, err := env.Open(t)
+	ep, d, err := begin(env, t)
 	if err != nil {
-		return Demo{}, fmt.Errorf("open %s: %w", t.ID, err)
+		return Demo{}, err
 	}
 	defer ep.Close()
-	obs, err := ep.Reset()
-	if err != nil {
-		return Demo{}, fmt.Errorf("reset %s: %w", t.ID, err)
-	}
-	d := Demo{Task: t, First: obs}
+	obs := d.First
 	opened := map[string]bool{}
 	step := func(action string) (bool, error) {
 		res, err := ep.Step(action)
