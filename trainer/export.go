@@ -3,7 +3,6 @@ package trainer
 import (
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/atod-dev/atod/gguf"
@@ -67,12 +66,10 @@ func MergeAdapter(basePath, adapterPath, outPath string) error {
 	if used == 0 {
 		return fmt.Errorf("merge: no tensor of %s matches the adapter %s", basePath, adapterPath)
 	}
-	tmp := outPath + ".tmp"
-	if err := w.WriteFile(tmp); err != nil {
-		os.Remove(tmp)
+	if err := w.WriteFile(outPath); err != nil { // atomic: temp file + rename
 		return fmt.Errorf("merge: %w", err)
 	}
-	return os.Rename(tmp, outPath)
+	return nil
 }
 
 func copyTensor(g *gguf.File, name string, out io.Writer) error {
