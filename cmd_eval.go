@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/urfave/cli/v2"
 
@@ -24,6 +26,7 @@ func init() {
 			&cli.StringFlag{Name: "split", Usage: "task split (default: eval.split)"},
 			&cli.IntFlag{Name: "tasks", Usage: "number of tasks (default: eval.tasks)"},
 			&cli.Float64Flag{Name: "temperature", Value: -1, Usage: "sampling temperature (default: eval.temperature)"},
+			&cli.StringFlag{Name: "transcripts", Usage: "write every episode (observations, replies) to this JSONL file"},
 			&cli.GenericFlag{Name: "set", Usage: "override a config key (repeatable)", Value: &setList{}},
 		},
 		Action: func(c *cli.Context) error {
@@ -76,7 +79,24 @@ func init() {
 				"tasks": r.Tasks, "success": r.Success, "mean_return": r.MeanReturn, "episode_len": r.EpisodeLen,
 				"invalid_rate": r.InvalidRate, "seconds": r.Seconds})
 			fmt.Println(string(b))
+			if p := c.String("transcripts"); p != "" {
+				return writeTranscripts(p, r.Episodes)
+			}
 			return nil
 		},
 	})
+}
+
+func writeTranscripts(path string, eps []trainer.EvalEpisode) error {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	for _, e := range eps {
+		if err := enc.Encode(e); err != nil {
+			return err
+		}
+	}
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("transcripts: %w", err)
+	}
+	return nil
 }

@@ -21,7 +21,8 @@ func init() {
 			"adapter (--lora) on the oracle's replies. Reports the loss per epoch and the greedy held-out\n" +
 			"success. With --write-corpus it only writes the demos' text (for `atod model new --corpus`).",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "env", Value: "household", Usage: "environment"},
+			&cli.StringFlag{Name: "config", Usage: "a run config: the demos follow its env (name and options) and rollout keys"},
+			&cli.StringFlag{Name: "env", Value: "household", Usage: "environment (without --config)"},
 			&cli.StringSliceFlag{Name: "opt", Usage: "env option key=value (repeatable)"},
 			&cli.StringFlag{Name: "model", Usage: "model GGUF to train"},
 			&cli.StringFlag{Name: "out", Usage: "output: a whole model GGUF (--full) or a LoRA adapter GGUF (--lora)"},
@@ -38,7 +39,7 @@ func init() {
 			&cli.IntFlag{Name: "eval-every", Usage: "epochs between evaluations (0 = only after the last)"},
 			&cli.IntFlag{Name: "threads", Usage: "CPU threads (0 = all)"},
 			&cli.StringSliceFlag{Name: "set", Usage: "run-config override key=value as in `atod run --set` (rollout.*, optim.*, lora.*, sampling.*)"},
-			&cli.BoolFlag{Name: "explore", Usage: "household: demos search for the object (in the listed order) before the oracle's plan"},
+			&cli.BoolFlag{Name: "explore", Usage: "household: demos from the searching oracle (looks into receptacles in the listed order) instead of the all-knowing one"},
 			&cli.StringFlag{Name: "write-corpus", Usage: "write the demos' text to this file and stop"},
 		},
 		Action: runSFT,
@@ -53,8 +54,19 @@ func runSFT(c *cli.Context) error {
 		return fmt.Errorf("sft: --full and --lora exclude each other")
 	}
 	cfg := trainer.DefaultConfig()
+	if p := c.String("config"); p != "" {
+		if c.IsSet("env") {
+			return fmt.Errorf("sft: --config names the env; drop --env")
+		}
+		run, err := trainer.ReadConfig(p)
+		if err != nil {
+			return fmt.Errorf("sft: %w", err)
+		}
+		cfg.Env, cfg.Rollout = run.Env, run.Rollout
+	} else {
+		cfg.Env.Name = c.String("env")
+	}
 	cfg.Seed = c.Int64("seed")
-	cfg.Env.Name = c.String("env")
 	for _, kv := range c.StringSlice("opt") {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok {

@@ -16,14 +16,20 @@ var commands []*cli.Command
 
 func main() {
 	sort.Slice(commands, func(i, j int) bool { return commands[i].Name < commands[j].Name })
-	app := &cli.App{
-		Name:     "atod",
-		Usage:    "train a small model into a multi-turn agent (on-policy distillation annealed into GRPO)",
-		Commands: commands,
-	}
-	if err := app.Run(flagsFirst(commands, os.Args)); err != nil {
+	if err := newApp(commands).Run(flagsFirst(commands, os.Args)); err != nil {
 		fmt.Fprintln(os.Stderr, "atod:", err)
 		os.Exit(1)
+	}
+}
+
+func newApp(cmds []*cli.Command) *cli.App {
+	return &cli.App{
+		Name:     "atod",
+		Usage:    "train a small model into a multi-turn agent (on-policy distillation annealed into GRPO)",
+		Commands: cmds,
+		// --set and --opt values are whole key=value pairs; a comma belongs to
+		// the value (lora.targets=["q","v"], task_types=clean,heat).
+		DisableSliceFlagSeparator: true,
 	}
 }
 

@@ -38,6 +38,23 @@ func TestFlagsFirst(t *testing.T) {
 	}
 }
 
+func TestSetValueKeepsCommas(t *testing.T) {
+	var got []string
+	cmds := []*cli.Command{{
+		Name:   "run",
+		Flags:  []cli.Flag{&cli.StringSliceFlag{Name: "set"}},
+		Action: func(c *cli.Context) error { got = c.StringSlice("set"); return nil },
+	}}
+	args := []string{"atod", "run", "--set", `lora.targets=["q","v"]`, "--set", "env.options.task_types=clean,heat"}
+	if err := newApp(cmds).Run(args); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{`lora.targets=["q","v"]`, "env.options.task_types=clean,heat"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("--set values %q, want %q", got, want)
+	}
+}
+
 func TestModelNewFlagsAfterPath(t *testing.T) {
 	out := t.TempDir() + "/m.gguf"
 	app := &cli.App{Name: "atod", Commands: commands}

@@ -140,7 +140,10 @@ func Run(cfg *trainer.Config, o Options, open trainer.Opener) (*Result, error) {
 		}
 	}
 	for e := 1; e <= o.Epochs; e++ {
-		st, err := epoch(models.Learner, seqs, o.Batch, run.Optim.MicroBatch, rand.New(rand.NewPCG(uint64(cfg.Seed), uint64(e))))
+		st, err := epoch(models.Learner, seqs, o.Batch, run.Optim.MicroBatch, rand.New(rand.NewPCG(uint64(cfg.Seed), uint64(e))),
+			func(done, total int, loss float64) {
+				fmt.Fprintf(o.Log, "epoch %d: step %d/%d, loss %.4f so far\n", e, done, total, loss)
+			})
 		if err != nil {
 			return nil, fmt.Errorf("epoch %d: %w", e, err)
 		}
@@ -167,9 +170,13 @@ func Run(cfg *trainer.Config, o Options, open trainer.Opener) (*Result, error) {
 	return res, nil
 }
 
-// epoch takes one optimizer step per batch of a shuffled pass over seqs.
-func epoch(l trainer.Learner, seqs []trainer.TrainSeq, batch, micro int, rng *rand.Rand) (EpochStats, error) {
+// epoch takes one optimizer step per batch of a shuffled pass over seqs,
+// calling progress about every progressEvery with the mean loss so far.
+func epoch(l trainer.Learner, seqs []trainer.TrainSeq, batch, micro int, rng *rand.Rand,
+	progress func(done, total int, loss float64)) (EpochStats, error) {
 	start := time.Now()
+	lastShown := start
+	total := (len(seqs) + batch - 1) / batch
 	order := rng.Perm(len(seqs))
 	var st EpochStats
 	sum := 0.0
@@ -192,6 +199,10 @@ func epoch(l trainer.Learner, seqs []trainer.TrainSeq, batch, micro int, rng *ra
 		}
 		sum += float64(s.Loss) * float64(s.Tokens)
 		st.Tokens += s.Tokens
+		if done := lo/batch + 1; done < total && time.Since(lastShown) >= progressEvery {
+			progress(done, total, sum/float64(st.Tokens))
+			lastShown = time.Now()
+		}
 	}
 	if st.Tokens == 0 {
 		return st, errors.New("every step was skipped (non-finite loss or gradients)")
@@ -200,6 +211,9 @@ func epoch(l trainer.Learner, seqs []trainer.TrainSeq, batch, micro int, rng *ra
 	st.Seconds = time.Since(start).Seconds()
 	return st, nil
 }
+
+// progressEvery spaces the progress lines of a long epoch.
+const progressEvery = 30 * time.Second
 
 // promptConfig is the trainer's rendering of cfg's rollout keys.
 func promptConfig(cfg *trainer.Config) envs.PromptConfig {

@@ -134,13 +134,9 @@ func DefaultConfig() Config {
 // resolves model paths relative to the file, and validates. Unknown keys and
 // wrong types are errors naming the key.
 func LoadConfig(path string, sets []string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	cfg, err := ReadConfig(path)
 	if err != nil {
-		return nil, fmt.Errorf("config: %w", err)
-	}
-	cfg := DefaultConfig()
-	if err := decodeStrict(string(data), &cfg); err != nil {
-		return nil, fmt.Errorf("config %s: %w", path, err)
+		return nil, err
 	}
 	if err := cfg.Apply(sets); err != nil {
 		return nil, err
@@ -158,6 +154,20 @@ func LoadConfig(path string, sets []string) (*Config, error) {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
 	return &cfg, nil
+}
+
+// ReadConfig decodes the config file at path over the defaults, rejecting
+// unknown keys, without resolving or validating it.
+func ReadConfig(path string) (Config, error) {
+	cfg := DefaultConfig()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return cfg, fmt.Errorf("config: %w", err)
+	}
+	if err := decodeStrict(string(data), &cfg); err != nil {
+		return cfg, fmt.Errorf("config %s: %w", path, err)
+	}
+	return cfg, nil
 }
 
 // Apply applies `key=value` overrides, e.g. "schedule.shape=linear".

@@ -11,6 +11,23 @@ type EvalResult struct {
 	Tasks                                        int
 	Success, MeanReturn, EpisodeLen, InvalidRate float64
 	Seconds                                      float64
+	Episodes                                     []EvalEpisode
+}
+
+// EvalEpisode is one played task: what the model was shown and replied, turn by turn.
+type EvalEpisode struct {
+	Task  string     `json:"task"`
+	Won   bool       `json:"won"`
+	Score float64    `json:"score"`
+	Turns []EvalTurn `json:"turns"`
+	Last  string     `json:"last_observation"`
+}
+
+// EvalTurn is an observation and the model's raw reply to it.
+type EvalTurn struct {
+	Observation string `json:"observation"`
+	Reply       string `json:"reply"`
+	Invalid     bool   `json:"invalid"`
 }
 
 // Evaluate plays each task once with lm at the given temperature (0 = greedy).
@@ -31,8 +48,16 @@ func Evaluate(lm LM, env envs.Env, tasks []envs.Task, cfg *Config, temperature f
 		return EvalResult{}, err
 	}
 	o := summarise(eps, cfg.Rollout.InvalidPenalty)
-	return EvalResult{Tasks: len(tasks), Success: o.success, MeanReturn: o.meanReturn, EpisodeLen: o.episodeLen,
-		InvalidRate: o.invalidRate, Seconds: time.Since(start).Seconds()}, nil
+	r := EvalResult{Tasks: len(tasks), Success: o.success, MeanReturn: o.meanReturn, EpisodeLen: o.episodeLen,
+		InvalidRate: o.invalidRate, Seconds: time.Since(start).Seconds()}
+	for _, e := range eps {
+		ee := EvalEpisode{Task: e.task.ID, Won: e.won, Score: e.score, Last: e.obs.Text}
+		for k, h := range e.history {
+			ee.Turns = append(ee.Turns, EvalTurn{Observation: h.Obs.Text, Reply: h.Reply, Invalid: e.turns[k].invalid})
+		}
+		r.Episodes = append(r.Episodes, ee)
+	}
+	return r, nil
 }
 
 func promptConfig(cfg *Config) envs.PromptConfig {

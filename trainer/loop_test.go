@@ -275,3 +275,42 @@ func TestContextLimitEndsEpisodes(t *testing.T) {
 		}
 	}
 }
+
+// Evaluate's transcripts are the episodes its figures summarise.
+func TestEvaluateTranscripts(t *testing.T) {
+	cfg := fakeConfig(t)
+	env := echoEnv{turns: 3}
+	tasks, err := env.Tasks("test", 12, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Evaluate(&fakeLM{nseq: 4, nctx: cfg.Rollout.Context}, env, tasks, cfg, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Episodes) != len(tasks) {
+		t.Fatalf("%d transcripts for %d tasks", len(r.Episodes), len(tasks))
+	}
+	won, turns, invalid := 0, 0, 0
+	for i, e := range r.Episodes {
+		if e.Task != tasks[i].ID || len(e.Turns) == 0 || e.Turns[0].Observation == "" || e.Last == "" {
+			t.Errorf("episode %d: %+v", i, e)
+		}
+		if e.Won {
+			won++
+		}
+		turns += len(e.Turns)
+		for _, tr := range e.Turns {
+			if tr.Invalid {
+				invalid++
+			}
+		}
+	}
+	n := float64(len(tasks))
+	if float64(won)/n != r.Success || float64(turns)/n != r.EpisodeLen || float64(invalid)/float64(turns) != r.InvalidRate {
+		t.Errorf("transcripts: %d won, %d turns, %d invalid; result %+v", won, turns, invalid, r)
+	}
+	if invalid == 0 || invalid == turns {
+		t.Errorf("an untrained fake policy should mix valid and invalid actions (%d of %d invalid)", invalid, turns)
+	}
+}
