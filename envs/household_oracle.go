@@ -22,16 +22,35 @@ func (h *Household) Oracle(t Task) (Oracle, error) {
 	if err != nil {
 		return nil, err
 	}
-	plan, err := householdPlan(w)
+	plan, err := householdPlan(w, false)
 	if err != nil {
 		return nil, fmt.Errorf("household oracle %s: %w", t.ID, err)
 	}
 	return &planOracle{plan: plan}, nil
 }
 
+// SearchOracle solves t as an agent that cannot see into the home could: it
+// looks for what it needs where it has already been, else visits the
+// receptacles in the order the first observation lists them, opening closed
+// ones, and takes the first object of the task's kind it comes across. The
+// plain oracle walks straight to objects it has not seen; cloning that teaches
+// a model to guess, cloning this one teaches it to search.
+func (h *Household) SearchOracle(t Task) (Oracle, error) {
+	w, err := genHousehold(h.cfg, t.Split, t.Seed)
+	if err != nil {
+		return nil, err
+	}
+	plan, err := householdPlan(w, true)
+	if err != nil {
+		return nil, fmt.Errorf("household search oracle %s: %w", t.ID, err)
+	}
+	return &planOracle{plan: plan}, nil
+}
+
 // householdPlan solves w (it changes w): fetch a target, treat it, carry it to
-// the first receptacle of the destination kind (twice for pick_two), or to the lamp.
-func householdPlan(w *world) ([]string, error) {
+// the first receptacle of the destination kind (twice for pick_two), or to the
+// lamp. With search it finds objects by looking (SearchOracle).
+func householdPlan(w *world, search bool) ([]string, error) {
 	var plan []string
 	var err error
 	do := func(cmd string) {
@@ -43,6 +62,7 @@ func householdPlan(w *world) ([]string, error) {
 		}
 		plan = append(plan, cmd)
 	}
+	seen := map[int]bool{} // receptacles looked into
 	goTo := func(r int) {
 		if w.at != r {
 			do("go to " + w.receps[r].name)
@@ -50,21 +70,54 @@ func householdPlan(w *world) ([]string, error) {
 		if rc := w.receps[r]; rc.openable && !rc.open {
 			do("open " + rc.name)
 		}
+		seen[r] = true
 	}
 	dest := -1
 	if w.dest != "" {
 		dest = w.recepIndex(w.dest)
 	}
-	fetch := func() int {
-		for j, o := range w.objs {
-			if o.kind == w.target && o.loc >= 0 && o.loc != dest {
-				goTo(o.loc)
-				do(fmt.Sprintf("take %s from %s", o.name, w.receps[o.loc].name))
+	// find goes to an object that ok accepts and returns its index (-1: none).
+	find := func(ok func(o object) bool) int {
+		if !search {
+			for j, o := range w.objs {
+				if o.loc >= 0 && ok(o) {
+					goTo(o.loc)
+					return j
+				}
+			}
+			return -1
+		}
+		in := func(r int) int {
+			for j, o := range w.objs {
+				if o.loc == r && ok(o) {
+					return j
+				}
+			}
+			return -1
+		}
+		for r := range w.receps { // where it has looked already
+			if j := in(r); seen[r] && j >= 0 {
+				goTo(r)
 				return j
 			}
 		}
-		err = fmt.Errorf("no %s left to fetch", w.target)
+		for r := range w.receps { // then the rest, in the listed order
+			if !seen[r] {
+				if goTo(r); in(r) >= 0 {
+					return in(r)
+				}
+			}
+		}
 		return -1
+	}
+	fetch := func() int {
+		j := find(func(o object) bool { return o.kind == w.target && o.loc != dest })
+		if j < 0 {
+			err = fmt.Errorf("no %s left to fetch", w.target)
+			return -1
+		}
+		do(fmt.Sprintf("take %s from %s", w.objs[j].name, w.receps[w.objs[j].loc].name))
+		return j
 	}
 	n := 1
 	if w.taskType == taskTwo {
@@ -78,11 +131,8 @@ func householdPlan(w *world) ([]string, error) {
 		name := w.objs[j].name
 		switch w.taskType {
 		case taskLook:
-			for _, o := range w.objs {
-				if o.lamp {
-					goTo(o.loc)
-					do("use " + o.name)
-				}
+			if l := find(func(o object) bool { return o.lamp }); l >= 0 {
+				do("use " + w.objs[l].name)
 			}
 			continue
 		case taskHeat, taskClean, taskCool:

@@ -1,6 +1,7 @@
 package envs
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -193,5 +194,65 @@ func TestHouseholdEpisode(t *testing.T) {
 	}
 	if _, err := ep.Step("look"); err == nil {
 		t.Fatal("step after done")
+	}
+}
+
+// The search oracle wins every task type and acts only on what it has seen:
+// until it takes something it visits the receptacles in the listed order, and
+// it never walks past a target it sees.
+func TestHouseholdSearchOracle(t *testing.T) {
+	for _, tt := range taskTypeNames {
+		h := mustNew(t, "household", map[string]any{"task_types": tt, "min_receptacles": 3, "max_receptacles": 12, "max_objects": 10}).(*Household)
+		tasks, err := h.Tasks("train", 40, 9)
+		if err != nil {
+			t.Fatal(err)
+		}
+		searched := 0
+		for _, task := range tasks {
+			or, err := h.SearchOracle(task)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w, err := genHousehold(h.cfg, task.Split, task.Seed)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dest := -1
+			if w.dest != "" {
+				dest = w.recepIndex(w.dest)
+			}
+			visits, took := 0, false
+			var plan []string
+			for !w.won() {
+				reply, err := or.Next(Observation{})
+				if err != nil {
+					t.Fatalf("%s %s: %v after %q", tt, task.ID, err, plan)
+				}
+				a, _ := h.ParseAction(reply)
+				plan = append(plan, a)
+				sees := w.held < 0 && w.accessible() && slices.ContainsFunc(w.objs, func(o object) bool {
+					return o.loc == w.at && o.kind == w.target && o.loc != dest
+				})
+				if sees && !strings.HasPrefix(a, "take ") {
+					t.Fatalf("%s %s: walks past a visible target with %q (plan %q)", tt, task.ID, a, plan)
+				}
+				took = took || strings.HasPrefix(a, "take ")
+				if r, ok := strings.CutPrefix(a, "go to "); ok && !took {
+					if want := w.receps[visits].name; r != want {
+						t.Fatalf("%s %s: goes to %s, the listed order says %s (plan %q)", tt, task.ID, r, want, plan)
+					}
+					visits++
+				}
+				if _, ok := w.apply(a); !ok {
+					t.Fatalf("%s %s: %q is not admissible (plan %q)", tt, task.ID, a, plan)
+				}
+			}
+			if visits > 1 {
+				searched++
+			}
+		}
+		if searched == 0 {
+			t.Errorf("%s: no plan searched past its first receptacle", tt)
+		}
 	}
 }

@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
 # The comparison table: for each env, at the same step budget and over several
 # seeds, GRPO, OPD, ATOD without T-DUR and ATOD train the same student from the
-# same teacher (scripts/baselines/*.toml and config.toml, differing only in the
-# schedule and T-DUR). The teacher and the student at start are the step-0
+# same teacher (the env's config, config.toml or configs/ENV.toml, with the
+# method's --set overrides of the schedule and T-DUR). The teacher and the student at start are the step-0
 # evaluations of those runs. Writes RUNS/results.md (mean ± std of the final
 # held-out success, read from each run's metrics.jsonl) and RUNS/ENV-success.svg.
 # Usage: scripts/compare.sh [ENV...]     (default: every env with models/ENV-{teacher,student}.gguf)
 # Env: ATOD (default ./atod), SEEDS (default "1 2 3"), STEPS (default 30),
-#      RUNS (default runs/compare), EXTRA (more --set arguments for every run).
+#      RUNS (default runs/compare), EXTRA (more --set arguments for every run),
+#      JOBS (runs at once, default: the number of cores), THREADS (per run, default 1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ATOD=${ATOD:-./atod}
 SEEDS=${SEEDS:-1 2 3}
 STEPS=${STEPS:-30}
 RUNS=${RUNS:-runs/compare}
+JOBS=${JOBS:-$(nproc)}
+THREADS=${THREADS:-1}
 [ -x "$ATOD" ] || { echo "build atod first: make" >&2; exit 1; }
 ENVS=("$@")
 if [ ${#ENVS[@]} -eq 0 ]; then
@@ -23,40 +26,53 @@ if [ ${#ENVS[@]} -eq 0 ]; then
 fi
 [ ${#ENVS[@]} -gt 0 ] || { echo "no models: run scripts/build-tiny-models.sh" >&2; exit 1; }
 
-# The env options the tiny models were built for (scripts/build-tiny-models.sh).
-declare -A ENV_SETS=(
-	[household]="env.options.max_receptacles=4 env.options.max_objects=2 env.options.max_steps=20"
-	[webshop]=""
-	[searchqa]=""
-)
+# Each env's ATOD run; the methods below change only the λ schedule and T-DUR.
 declare -A CONFIGS=(
-	[grpo]=scripts/baselines/grpo.toml
-	[opd]=scripts/baselines/opd.toml
-	[atod-no-tdur]=scripts/baselines/atod-no-tdur.toml
-	[atod]=config.toml
+	[household]=config.toml
+	[webshop]=configs/webshop.toml
+	[searchqa]=configs/searchqa.toml
+)
+declare -A METHODS=(
+	[grpo]="schedule.shape=constant schedule.lambda0=1 schedule.lambda1=1 tdur.enabled=false"
+	[opd]="schedule.shape=constant schedule.lambda0=0 schedule.lambda1=0 tdur.enabled=false"
+	[atod-no-tdur]="tdur.enabled=false"
+	[atod]=""
 )
 
+# run_one ENV VARIANT SEED: one training run, kept when it already finished.
+run_one() {
+	local env=$1 variant=$2 seed=$3
+	local dir=$RUNS/$env/$variant-s$seed
+	local sets=(--set "steps=$STEPS" --set "seed=$seed" --set "out_dir=$dir" --set "backend.threads=$THREADS")
+	local kv
+	for kv in ${METHODS[$variant]} ${EXTRA:-}; do sets+=(--set "$kv"); done
+	if [ -f "$dir/report.md" ] && grep -q '"model":"student"' "$dir/metrics.jsonl" 2>/dev/null &&
+		[ "$(grep -c '"kind":"train"' "$dir/metrics.jsonl")" -ge "$STEPS" ]; then
+		echo "== $dir: done, kept"
+		return 0
+	fi
+	rm -rf "$dir"
+	local start=$(date +%s)
+	if ! "$ATOD" run "${CONFIGS[$env]}" "${sets[@]}" >"$dir.log" 2>&1; then
+		echo "== $dir: FAILED, see $dir.log" >&2
+		tail -5 "$dir.log" >&2
+		return 1
+	fi
+	echo "== $dir: $(($(date +%s) - start)) s"
+}
+
+# JOBS runs at a time; ggml's threads spin, so JOBS × THREADS should not exceed the cores.
+failed=0
 for env in "${ENVS[@]}"; do
-	sets=(--set "env.name=$env" --set "steps=$STEPS"
-		--set "student.model=$PWD/models/$env-student.gguf" --set "teacher.model=$PWD/models/$env-teacher.gguf")
-	for kv in ${ENV_SETS[$env]:-} ${EXTRA:-}; do sets+=(--set "$kv"); done
 	mkdir -p "$RUNS/$env"
 	for variant in grpo opd atod-no-tdur atod; do
 		for seed in $SEEDS; do
-			dir=$RUNS/$env/$variant-s$seed
-			if [ -f "$dir/report.md" ] && grep -q '"model":"student"' "$dir/metrics.jsonl" 2>/dev/null &&
-				[ "$(grep -c '"kind":"train"' "$dir/metrics.jsonl")" -ge "$STEPS" ]; then
-				echo "== $dir: done, kept"
-				continue
-			fi
-			rm -rf "$dir"
-			echo "== $dir"
-			start=$(date +%s)
-			"$ATOD" run "${CONFIGS[$variant]}" "${sets[@]}" --set "seed=$seed" --set "out_dir=$dir" >"$dir.log" 2>&1 ||
-				{ echo "run failed, see $dir.log" >&2; tail -5 "$dir.log" >&2; exit 1; }
-			echo "   $(($(date +%s) - start)) s"
+			while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n || failed=1; done
+			run_one "$env" "$variant" "$seed" &
 		done
 	done
 done
+while [ "$(jobs -rp | wc -l)" -gt 0 ]; do wait -n || failed=1; done
+[ $failed -eq 0 ] || { echo "some runs failed" >&2; exit 1; }
 go run ./scripts/comparetable "$RUNS"
 cat "$RUNS/results.md"

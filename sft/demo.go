@@ -19,21 +19,32 @@ type Demo struct {
 	Won   bool
 }
 
-// Demos plays the oracle on every task; explore (household only) puts a
-// search for the task's object before the oracle's plan (see explore.go).
-// Play-throughs not won within maxTurns are left out (they would teach a
-// failing policy); the second result counts them.
+// searcher is an env whose oracle can also play without knowing where things
+// are (envs.Household.SearchOracle).
+type searcher interface {
+	SearchOracle(t envs.Task) (envs.Oracle, error)
+}
+
+// Demos plays the oracle on every task; with explore, the env's searching
+// oracle. Play-throughs not won within maxTurns are left out (they would
+// teach a failing policy); the second result counts them.
 func Demos(env envs.Env, tasks []envs.Task, maxTurns int, explore bool) ([]Demo, int, error) {
-	if explore && env.Name() != "household" {
-		return nil, 0, fmt.Errorf("explore demos exist for household only, not %s", env.Name())
+	oracle := env.Oracle
+	if explore {
+		s, ok := env.(searcher)
+		if !ok {
+			return nil, 0, fmt.Errorf("explore demos: %s has no searching oracle", env.Name())
+		}
+		oracle = s.SearchOracle
 	}
 	var out []Demo
 	lost := 0
 	for _, t := range tasks {
-		d, err := play(env, t, maxTurns)
-		if explore {
-			d, err = exploreHousehold(env, t, maxTurns)
+		or, err := oracle(t)
+		if err != nil {
+			return nil, 0, fmt.Errorf("oracle for %s: %w", t.ID, err)
 		}
+		d, err := play(env, t, or, maxTurns)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -46,31 +57,18 @@ func Demos(env envs.Env, tasks []envs.Task, maxTurns int, explore bool) ([]Demo,
 	return out, lost, nil
 }
 
-// begin opens and resets an episode of t: the demo starts at its first observation.
-func begin(env envs.Env, t envs.Task) (envs.Episode, Demo, error) {
+// play lets or play t for at most maxTurns.
+func play(env envs.Env, t envs.Task, or envs.Oracle, maxTurns int) (Demo, error) {
 	ep, err := env.Open(t)
 	if err != nil {
-		return nil, Demo{}, fmt.Errorf("open %s: %w", t.ID, err)
-	}
-	obs, err := ep.Reset()
-	if err != nil {
-		ep.Close()
-		return nil, Demo{}, fmt.Errorf("reset %s: %w", t.ID, err)
-	}
-	return ep, Demo{Task: t, First: obs}, nil
-}
-
-func play(env envs.Env, t envs.Task, maxTurns int) (Demo, error) {
-	or, err := env.Oracle(t)
-	if err != nil {
-		return Demo{}, fmt.Errorf("oracle for %s: %w", t.ID, err)
-	}
-	ep, d, err := begin(env, t)
-	if err != nil {
-		return Demo{}, err
+		return Demo{}, fmt.Errorf("open %s: %w", t.ID, err)
 	}
 	defer ep.Close()
-	obs := d.First
+	obs, err := ep.Reset()
+	if err != nil {
+		return Demo{}, fmt.Errorf("reset %s: %w", t.ID, err)
+	}
+	d := Demo{Task: t, First: obs}
 	for len(d.Turns) < maxTurns {
 		reply, err := or.Next(obs)
 		if err != nil {

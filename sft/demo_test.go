@@ -20,7 +20,7 @@ func TestDemosDropLostPlays(t *testing.T) {
 	}
 }
 
-// Explore demos win, take no invalid step (exploreHousehold fails on one), and
+// Explore demos (the searching oracle) win and,
 // before the first take visit receptacles in the order the first observation lists them.
 func TestExploreDemos(t *testing.T) {
 	env, _ := envs.New("household", map[string]any{"max_receptacles": 6})
