@@ -11,7 +11,7 @@
 # configs/ENV.toml otherwise): its env options and rollout keys.
 # Writes models/ENV-teacher.gguf, models/ENV-student.gguf and models/ENV-build.log
 # (models/README.md quotes them); intermediate files go to build/tiny-models/.
-# Usage: scripts/build-tiny-models.sh [ENV...]   (default: household searchqa webshop)
+# Usage: scripts/build-tiny-models.sh [ENV...]   (default: household)
 # Env: ATOD (binary, default ./atod), THREADS (default 2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,36 +19,27 @@ ATOD=${ATOD:-./atod}
 THREADS=${THREADS:-2}
 [ -x "$ATOD" ] || { echo "build atod first: make" >&2; exit 1; }
 ENVS=("$@")
-[ ${#ENVS[@]} -gt 0 ] || ENVS=(household searchqa webshop)
+[ ${#ENVS[@]} -gt 0 ] || ENVS=(household)
 mkdir -p build/tiny-models
 
-declare -A CONFIG=([household]=config.toml [searchqa]=configs/searchqa.toml [webshop]=configs/webshop.toml)
+# Only household has tiny models so far: on searchqa, a 4-layer teacher
+# trained the same way never learned to copy names from the question into its
+# search (0/32 after 3 epochs over 1200 demos), see models/README.md.
+declare -A CONFIG=([household]=config.toml)
 # The household oracle knows where every object is; a model cannot see it, so
-# its demos search first (--explore).
-declare -A DEMOS=([household]="--explore" [searchqa]="" [webshop]="")
-declare -A TEACHER_ARCH=(
-	[household]="--layers 4 --embd 64 --heads 4 --kv-heads 2 --ff 192"
-	[searchqa]="--layers 4 --embd 64 --heads 4 --kv-heads 2 --ff 192"
-	[webshop]="--layers 4 --embd 64 --heads 4 --kv-heads 2 --ff 192"
-)
-declare -A STUDENT_ARCH=(
-	[household]="--layers 2 --embd 48 --heads 4 --kv-heads 2 --ff 144"
-	[searchqa]="--layers 2 --embd 48 --heads 4 --kv-heads 2 --ff 144"
-	[webshop]="--layers 2 --embd 48 --heads 4 --kv-heads 2 --ff 144"
-)
-declare -A TEACHER_SFT=(
-	[household]="--tasks 1200 --epochs 3 --batch 8 --lr 3e-3"
-	[searchqa]="--tasks 1200 --epochs 3 --batch 8 --lr 3e-3"
-	[webshop]="--tasks 1200 --epochs 3 --batch 8 --lr 3e-3"
-)
-declare -A STUDENT_SFT=(
-	[household]="--tasks 300 --epochs 2 --batch 8 --lr 3e-3"
-	[searchqa]="--tasks 300 --epochs 2 --batch 8 --lr 3e-3"
-	[webshop]="--tasks 300 --epochs 2 --batch 8 --lr 3e-3"
-)
+# its demos come from the searching oracle (--explore).
+declare -A DEMOS=([household]="--explore")
+declare -A TEACHER_ARCH=([household]="--layers 4 --embd 64 --heads 4 --kv-heads 2 --ff 192")
+declare -A STUDENT_ARCH=([household]="--layers 2 --embd 48 --heads 4 --kv-heads 2 --ff 144")
+# The teacher: three epochs over 1200 demos, then one over 2400 fresh ones
+# (after epoch 2 held-out success stopped rising, 0.156 then 0.125, while the
+# train loss kept falling: more epochs over the same demos overfit).
+declare -A TEACHER_SFT=([household]="--seed 1 --tasks 1200 --epochs 3 --batch 8 --lr 3e-3 --eval-every 1")
+declare -A TEACHER_MORE=([household]="--seed 2 --tasks 2400 --epochs 1 --batch 8 --lr 2e-3")
+declare -A STUDENT_SFT=([household]="--seed 3 --tasks 600 --epochs 2 --batch 8 --lr 3e-3")
 VOCAB=1024
 CTX=2048
-COMMON=(--full --threads "$THREADS" --seed 1 --eval-tasks 32 --eval-split test --eval-seed 1 --set optim.warmup=10)
+COMMON=(--full --threads "$THREADS" --eval-tasks 32 --eval-split test --eval-seed 1 --set optim.warmup=10)
 
 for env in "${ENVS[@]}"; do
 	[ -n "${CONFIG[$env]:-}" ] || { echo "unknown env $env" >&2; exit 1; }
@@ -63,8 +54,10 @@ for env in "${ENVS[@]}"; do
 	"$ATOD" model new --corpus "$corpus" --vocab $VOCAB --ctx $CTX ${STUDENT_ARCH[$env]} --seed 12 \
 		build/tiny-models/$env-student-init.gguf | tee -a "$log"
 	echo "== teacher" | tee -a "$log"
-	"$ATOD" sft "${demo[@]}" --model build/tiny-models/$env-teacher-init.gguf --out models/$env-teacher.gguf \
+	"$ATOD" sft "${demo[@]}" --model build/tiny-models/$env-teacher-init.gguf --out build/tiny-models/$env-teacher-1.gguf \
 		"${COMMON[@]}" ${TEACHER_SFT[$env]} | tee -a "$log"
+	"$ATOD" sft "${demo[@]}" --model build/tiny-models/$env-teacher-1.gguf --out models/$env-teacher.gguf \
+		"${COMMON[@]}" ${TEACHER_MORE[$env]} | tee -a "$log"
 	echo "== student" | tee -a "$log"
 	"$ATOD" sft "${demo[@]}" --model build/tiny-models/$env-student-init.gguf --out models/$env-student.gguf \
 		"${COMMON[@]}" ${STUDENT_SFT[$env]} | tee -a "$log"

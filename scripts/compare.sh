@@ -6,14 +6,14 @@
 # evaluations of those runs. Writes RUNS/results.md (mean ± std of the final
 # held-out success, read from each run's metrics.jsonl) and RUNS/ENV-success.svg.
 # Usage: scripts/compare.sh [ENV...]     (default: every env with models/ENV-{teacher,student}.gguf)
-# Env: ATOD (default ./atod), SEEDS (default "1 2 3"), STEPS (default 30),
+# Env: ATOD (default ./atod), SEEDS (default "1 2 3"), STEPS (default 20),
 #      RUNS (default runs/compare), EXTRA (more --set arguments for every run),
 #      JOBS (runs at once, default: the number of cores), THREADS (per run, default 1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ATOD=${ATOD:-./atod}
 SEEDS=${SEEDS:-1 2 3}
-STEPS=${STEPS:-30}
+STEPS=${STEPS:-20} # the configs' own budget
 RUNS=${RUNS:-runs/compare}
 JOBS=${JOBS:-$(nproc)}
 THREADS=${THREADS:-1}

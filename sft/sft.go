@@ -18,7 +18,7 @@ import (
 type Options struct {
 	Out        string // where the trained model (full weights) or adapter (LoRA) is written
 	Tasks      int    // oracle demos from the train split
-	Explore    bool   // household: search for the object before the oracle's plan
+	Explore    bool   // demos from the env's searching oracle (household)
 	Epochs     int
 	Batch      int // sequences per optimizer step
 	EvalTasks  int // held-out tasks, greedy; 0 = no evaluation
