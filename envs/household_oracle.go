@@ -96,16 +96,18 @@ func householdPlan(w *world, search bool) ([]string, error) {
 			return -1
 		}
 		for r := range w.receps { // where it has looked already
-			if j := in(r); seen[r] && j >= 0 {
+			if j := in(r); j >= 0 && seen[r] {
 				goTo(r)
 				return j
 			}
 		}
 		for r := range w.receps { // then the rest, in the listed order
-			if !seen[r] {
-				if goTo(r); in(r) >= 0 {
-					return in(r)
-				}
+			if seen[r] {
+				continue
+			}
+			goTo(r)
+			if j := in(r); j >= 0 {
+				return j
 			}
 		}
 		return -1
