@@ -17,17 +17,7 @@ func (p *planOracle) Next(Observation) (string, error) {
 	return actionReply(p.plan[p.i-1]), nil
 }
 
-func (h *Household) Oracle(t Task) (Oracle, error) {
-	w, err := genHousehold(h.cfg, t.Split, t.Seed)
-	if err != nil {
-		return nil, err
-	}
-	plan, err := householdPlan(w, false)
-	if err != nil {
-		return nil, fmt.Errorf("household oracle %s: %w", t.ID, err)
-	}
-	return &planOracle{plan: plan}, nil
-}
+func (h *Household) Oracle(t Task) (Oracle, error) { return h.oracle(t, false) }
 
 // SearchOracle solves t as an agent that cannot see into the home could: it
 // looks for what it needs where it has already been, else visits the
@@ -35,14 +25,20 @@ func (h *Household) Oracle(t Task) (Oracle, error) {
 // ones, and takes the first object of the task's kind it comes across. The
 // plain oracle walks straight to objects it has not seen; cloning that teaches
 // a model to guess, cloning this one teaches it to search.
-func (h *Household) SearchOracle(t Task) (Oracle, error) {
+func (h *Household) SearchOracle(t Task) (Oracle, error) { return h.oracle(t, true) }
+
+func (h *Household) oracle(t Task, search bool) (Oracle, error) {
 	w, err := genHousehold(h.cfg, t.Split, t.Seed)
 	if err != nil {
 		return nil, err
 	}
-	plan, err := householdPlan(w, true)
+	plan, err := householdPlan(w, search)
 	if err != nil {
-		return nil, fmt.Errorf("household search oracle %s: %w", t.ID, err)
+		kind := "oracle"
+		if search {
+			kind = "search oracle"
+		}
+		return nil, fmt.Errorf("household %s %s: %w", kind, t.ID, err)
 	}
 	return &planOracle{plan: plan}, nil
 }
