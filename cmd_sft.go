@@ -40,6 +40,7 @@ func init() {
 			&cli.IntFlag{Name: "threads", Usage: "CPU threads (0 = all)"},
 			&cli.StringSliceFlag{Name: "set", Usage: "run-config override key=value as in `atod run --set` (rollout.*, optim.*, lora.*, sampling.*)"},
 			&cli.BoolFlag{Name: "explore", Usage: "household: demos from the searching oracle (looks into receptacles in the listed order) instead of the all-knowing one"},
+			&cli.Float64Flag{Name: "mistakes", Usage: "chance, before each oracle turn, of first playing a wrong action the env rejects (not a target): teaches carrying on after one"},
 			&cli.StringFlag{Name: "write-corpus", Usage: "write the demos' text to this file and stop"},
 		},
 		Action: runSFT,
@@ -80,7 +81,8 @@ func runSFT(c *cli.Context) error {
 		return fmt.Errorf("sft: %w", err)
 	}
 	if p := c.String("write-corpus"); p != "" {
-		return writeCorpus(c, &cfg, c.Int("tasks"), c.Bool("explore"), p)
+		o := sft.DemoOptions{MaxTurns: cfg.Rollout.MaxTurns, Explore: c.Bool("explore"), Mistakes: c.Float64("mistakes"), Seed: cfg.Seed}
+		return writeCorpus(c, &cfg, c.Int("tasks"), o, p)
 	}
 	if c.String("model") == "" || c.String("out") == "" {
 		return fmt.Errorf("sft: --model and --out are required")
@@ -94,7 +96,7 @@ func runSFT(c *cli.Context) error {
 		return fmt.Errorf("sft: %w", err)
 	}
 	o := sft.Options{
-		Out: c.String("out"), Tasks: c.Int("tasks"), Explore: c.Bool("explore"), Epochs: c.Int("epochs"), Batch: c.Int("batch"),
+		Out: c.String("out"), Tasks: c.Int("tasks"), Explore: c.Bool("explore"), Mistakes: c.Float64("mistakes"), Epochs: c.Int("epochs"), Batch: c.Int("batch"),
 		EvalTasks: c.Int("eval-tasks"), EvalSplit: c.String("eval-split"), EvalSeed: c.Int64("eval-seed"),
 		EvalEvery: c.Int("eval-every"), Log: c.App.Writer,
 	}
@@ -110,7 +112,7 @@ func runSFT(c *cli.Context) error {
 	return nil
 }
 
-func writeCorpus(c *cli.Context, cfg *trainer.Config, n int, explore bool, path string) error {
+func writeCorpus(c *cli.Context, cfg *trainer.Config, n int, o sft.DemoOptions, path string) error {
 	env, err := envs.New(cfg.Env.Name, cfg.Env.Options)
 	if err != nil {
 		return err
@@ -119,7 +121,7 @@ func writeCorpus(c *cli.Context, cfg *trainer.Config, n int, explore bool, path 
 	if err != nil {
 		return err
 	}
-	demos, _, err := sft.Demos(env, tasks, cfg.Rollout.MaxTurns, explore)
+	demos, _, err := sft.Demos(env, tasks, o)
 	if err != nil {
 		return err
 	}

@@ -6,7 +6,10 @@
 #      vocabulary size, hence the same tokenizer (the teacher scores the
 #      student's token ids);
 #   3. `atod sft` clones the oracle into both: the teacher long, the smaller
-#      student briefly, so it starts low and has room to learn.
+#      student briefly, so it starts low and has room to learn. The last stage
+#      of each plays demos with rejected wrong actions in them (--mistakes):
+#      without them a model meets its first "Nothing happens." at test time
+#      and repeats the rejected action until the episode ends.
 # The demos follow the env's run config (config.toml for household,
 # configs/ENV.toml otherwise): its env options and rollout keys.
 # Writes models/ENV-teacher.gguf, models/ENV-student.gguf and models/ENV-build.log
@@ -36,7 +39,9 @@ declare -A STUDENT_ARCH=([household]="--layers 2 --embd 48 --heads 4 --kv-heads 
 # train loss kept falling: more epochs over the same demos overfit).
 declare -A TEACHER_SFT=([household]="--seed 1 --tasks 1200 --epochs 3 --batch 8 --lr 3e-3 --eval-every 1")
 declare -A TEACHER_MORE=([household]="--seed 2 --tasks 2400 --epochs 1 --batch 8 --lr 2e-3")
+declare -A TEACHER_MISTAKES=([household]="--seed 4 --tasks 2400 --epochs 1 --batch 8 --lr 2e-3 --mistakes 0.2")
 declare -A STUDENT_SFT=([household]="--seed 3 --tasks 600 --epochs 2 --batch 8 --lr 3e-3")
+declare -A STUDENT_MISTAKES=([household]="--seed 5 --tasks 1200 --epochs 1 --batch 8 --lr 3e-3 --mistakes 0.2")
 VOCAB=1024
 CTX=2048
 COMMON=(--full --threads "$THREADS" --eval-tasks 32 --eval-split test --eval-seed 1 --set optim.warmup=10)
@@ -56,10 +61,14 @@ for env in "${ENVS[@]}"; do
 	echo "== teacher" | tee -a "$log"
 	"$ATOD" sft "${demo[@]}" --model build/tiny-models/$env-teacher-init.gguf --out build/tiny-models/$env-teacher-1.gguf \
 		"${COMMON[@]}" ${TEACHER_SFT[$env]} | tee -a "$log"
-	"$ATOD" sft "${demo[@]}" --model build/tiny-models/$env-teacher-1.gguf --out models/$env-teacher.gguf \
+	"$ATOD" sft "${demo[@]}" --model build/tiny-models/$env-teacher-1.gguf --out build/tiny-models/$env-teacher-2.gguf \
 		"${COMMON[@]}" ${TEACHER_MORE[$env]} | tee -a "$log"
+	"$ATOD" sft "${demo[@]}" --model build/tiny-models/$env-teacher-2.gguf --out models/$env-teacher.gguf \
+		"${COMMON[@]}" ${TEACHER_MISTAKES[$env]} | tee -a "$log"
 	echo "== student" | tee -a "$log"
-	"$ATOD" sft "${demo[@]}" --model build/tiny-models/$env-student-init.gguf --out models/$env-student.gguf \
+	"$ATOD" sft "${demo[@]}" --model build/tiny-models/$env-student-init.gguf --out build/tiny-models/$env-student-1.gguf \
 		"${COMMON[@]}" ${STUDENT_SFT[$env]} | tee -a "$log"
+	"$ATOD" sft "${demo[@]}" --model build/tiny-models/$env-student-1.gguf --out models/$env-student.gguf \
+		"${COMMON[@]}" ${STUDENT_MISTAKES[$env]} | tee -a "$log"
 	echo "== $env built in $(($(date +%s) - start)) s with $THREADS threads" | tee -a "$log"
 done

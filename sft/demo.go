@@ -6,6 +6,8 @@ package sft
 
 import (
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"strings"
 
 	"github.com/atod-dev/atod/envs"
@@ -13,10 +15,27 @@ import (
 
 // Demo is one oracle play-through of a task.
 type Demo struct {
-	Task  envs.Task
-	First envs.Observation
-	Turns []envs.Turn // Turns[k].Obs is the observation the oracle's Turns[k].Reply answered
-	Won   bool
+	Task    envs.Task
+	First   envs.Observation
+	Turns   []envs.Turn // Turns[k].Obs is the observation the oracle's Turns[k].Reply answered
+	Mistake []bool      // Mistake[k]: Turns[k] is an injected wrong action, not a target
+	Won     bool
+}
+
+// taught says whether the reply of turn k is a training target.
+func (d Demo) taught(k int) bool { return k >= len(d.Mistake) || !d.Mistake[k] }
+
+// DemoOptions says how the oracle plays.
+type DemoOptions struct {
+	MaxTurns int
+	Explore  bool // the env's searching oracle
+	// Mistakes is the chance, before each oracle turn, of first playing a wrong
+	// action: one offered earlier in the episode that the env now rejects. The
+	// env's state does not change, so the oracle's next reply still holds, and a
+	// model cloned from such demos learns to carry on after a rejected action
+	// instead of meeting that state for the first time at test time.
+	Mistakes float64
+	Seed     int64
 }
 
 // searcher is an env whose oracle can also play without knowing where things
@@ -28,9 +47,12 @@ type searcher interface {
 // Demos plays the oracle on every task; with explore, the env's searching
 // oracle. Play-throughs not won within maxTurns are left out (they would
 // teach a failing policy); the second result counts them.
-func Demos(env envs.Env, tasks []envs.Task, maxTurns int, explore bool) ([]Demo, int, error) {
+func Demos(env envs.Env, tasks []envs.Task, o DemoOptions) ([]Demo, int, error) {
+	if o.Mistakes < 0 || o.Mistakes >= 1 {
+		return nil, 0, fmt.Errorf("demos: mistakes %g is not a chance in [0, 1)", o.Mistakes)
+	}
 	oracle := env.Oracle
-	if explore {
+	if o.Explore {
 		s, ok := env.(searcher)
 		if !ok {
 			return nil, 0, fmt.Errorf("explore demos: %s has no searching oracle", env.Name())
@@ -44,7 +66,8 @@ func Demos(env envs.Env, tasks []envs.Task, maxTurns int, explore bool) ([]Demo,
 		if err != nil {
 			return nil, 0, fmt.Errorf("oracle for %s: %w", t.ID, err)
 		}
-		d, err := play(env, t, or, maxTurns)
+		rng := rand.New(rand.NewPCG(uint64(o.Seed), uint64(t.Seed)))
+		d, err := play(env, t, or, o.MaxTurns, o.Mistakes, rng)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -57,8 +80,9 @@ func Demos(env envs.Env, tasks []envs.Task, maxTurns int, explore bool) ([]Demo,
 	return out, lost, nil
 }
 
-// play lets or play t for at most maxTurns.
-func play(env envs.Env, t envs.Task, or envs.Oracle, maxTurns int) (Demo, error) {
+// play lets or play t for at most maxTurns, with a wrong action before an
+// oracle turn at the rate mistakes.
+func play(env envs.Env, t envs.Task, or envs.Oracle, maxTurns int, mistakes float64, rng *rand.Rand) (Demo, error) {
 	ep, err := env.Open(t)
 	if err != nil {
 		return Demo{}, fmt.Errorf("open %s: %w", t.ID, err)
@@ -69,6 +93,26 @@ func play(env envs.Env, t envs.Task, or envs.Oracle, maxTurns int) (Demo, error)
 		return Demo{}, fmt.Errorf("reset %s: %w", t.ID, err)
 	}
 	d := Demo{Task: t, First: obs}
+	var offered []string // actions admissible earlier in the episode, in first-seen order
+	step := func(reply, action string, mistake bool) (bool, error) {
+		res, err := ep.Step(action)
+		if err != nil {
+			return false, fmt.Errorf("step %s: %w", t.ID, err)
+		}
+		if mistake && !res.Info.Invalid {
+			return false, fmt.Errorf("%s: wrong action %q was accepted", t.ID, action)
+		}
+		d.Turns = append(d.Turns, envs.Turn{Obs: obs, Reply: reply})
+		d.Mistake = append(d.Mistake, mistake)
+		for _, a := range obs.Admissible {
+			if !slices.Contains(offered, a) {
+				offered = append(offered, a)
+			}
+		}
+		obs = res.Observation
+		d.Won = res.Info.Won
+		return res.Done, nil
+	}
 	for len(d.Turns) < maxTurns {
 		reply, err := or.Next(obs)
 		if err != nil {
@@ -78,15 +122,24 @@ func play(env envs.Env, t envs.Task, or envs.Oracle, maxTurns int) (Demo, error)
 		if !ok {
 			return Demo{}, fmt.Errorf("oracle reply %q on %s does not parse", reply, t.ID)
 		}
-		res, err := ep.Step(action)
-		if err != nil {
-			return Demo{}, fmt.Errorf("step %s: %w", t.ID, err)
+		if mistakes > 0 && rng.Float64() < mistakes && strings.Contains(reply, action) {
+			var stale []string
+			for _, a := range offered {
+				if !slices.Contains(obs.Admissible, a) {
+					stale = append(stale, a)
+				}
+			}
+			if len(stale) > 0 {
+				wrong := stale[rng.IntN(len(stale))]
+				done, err := step(strings.Replace(reply, action, wrong, 1), wrong, true)
+				if err != nil || done || len(d.Turns) == maxTurns {
+					return d, err
+				}
+			}
 		}
-		d.Turns = append(d.Turns, envs.Turn{Obs: obs, Reply: reply})
-		obs = res.Observation
-		if res.Done {
-			d.Won = res.Info.Won
-			break
+		done, err := step(reply, action, false)
+		if err != nil || done {
+			return d, err
 		}
 	}
 	return d, nil

@@ -1,6 +1,7 @@
 package sft
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -10,11 +11,11 @@ import (
 func TestDemosDropLostPlays(t *testing.T) {
 	env, _ := envs.New("household", nil)
 	tasks, _ := env.Tasks("train", 10, 3)
-	demos, lost, err := Demos(env, tasks, 50, false)
+	demos, lost, err := Demos(env, tasks, DemoOptions{MaxTurns: 50})
 	if err != nil || len(demos) != 10 || lost != 0 {
 		t.Fatalf("50 turns: %d demos, %d lost, %v", len(demos), lost, err)
 	}
-	demos, lost, err = Demos(env, tasks, 1, false)
+	demos, lost, err = Demos(env, tasks, DemoOptions{MaxTurns: 1})
 	if err != nil || len(demos) != 0 || lost != 10 {
 		t.Fatalf("1 turn: %d demos, %d lost, %v", len(demos), lost, err)
 	}
@@ -25,7 +26,7 @@ func TestDemosDropLostPlays(t *testing.T) {
 func TestExploreDemos(t *testing.T) {
 	env, _ := envs.New("household", map[string]any{"max_receptacles": 6})
 	tasks, _ := env.Tasks("train", 40, 5)
-	demos, lost, err := Demos(env, tasks, 60, true)
+	demos, lost, err := Demos(env, tasks, DemoOptions{MaxTurns: 60, Explore: true})
 	if err != nil || lost != 0 || len(demos) != len(tasks) {
 		t.Fatalf("%d demos, %d lost, %v", len(demos), lost, err)
 	}
@@ -58,5 +59,55 @@ func TestExploreDemos(t *testing.T) {
 	}
 	if searched == 0 {
 		t.Fatal("no demo searched past its first receptacle")
+	}
+}
+
+// Mistake demos: every injected action was offered earlier, is rejected where
+// it is played, and dropping the mistakes leaves the mistake-free play-through.
+func TestDemoMistakes(t *testing.T) {
+	env, _ := envs.New("household", nil)
+	tasks, _ := env.Tasks("train", 20, 7)
+	clean, _, err := Demos(env, tasks, DemoOptions{MaxTurns: 100, Explore: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	noisy, lost, err := Demos(env, tasks, DemoOptions{MaxTurns: 100, Explore: true, Mistakes: 0.3, Seed: 4})
+	if err != nil || lost != 0 || len(noisy) != len(clean) {
+		t.Fatalf("%d demos, %d lost, %v", len(noisy), lost, err)
+	}
+	n := 0
+	for i, d := range noisy {
+		var kept []string
+		offered := map[string]bool{}
+		for k, turn := range d.Turns {
+			a, _ := env.ParseAction(turn.Reply)
+			if !d.Mistake[k] {
+				kept = append(kept, turn.Reply)
+			} else {
+				n++
+				if !offered[a] || slices.Contains(turn.Obs.Admissible, a) {
+					t.Fatalf("%s turn %d: mistake %q offered before %v, admissible now %v", d.Task.ID, k, a, offered[a], turn.Obs.Admissible)
+				}
+				if next := d.Turns[k+1].Obs.Text; next != "Nothing happens." {
+					t.Fatalf("%s turn %d: mistake %q answered %q", d.Task.ID, k, a, next)
+				}
+			}
+			for _, o := range turn.Obs.Admissible {
+				offered[o] = true
+			}
+		}
+		var want []string
+		for _, turn := range clean[i].Turns {
+			want = append(want, turn.Reply)
+		}
+		if !slices.Equal(kept, want) {
+			t.Fatalf("%s: without mistakes %q, want %q", d.Task.ID, kept, want)
+		}
+	}
+	if n == 0 {
+		t.Fatal("no mistakes injected")
+	}
+	if _, _, err := Demos(env, tasks, DemoOptions{MaxTurns: 10, Mistakes: 1}); err == nil {
+		t.Fatal("mistakes 1 accepted")
 	}
 }

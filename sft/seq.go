@@ -22,7 +22,8 @@ type Chat interface {
 // tokenized whole, and every later piece is the chat template's new text
 // (after the previous reply) tokenized on its own. History "last" gives one
 // sequence per turn. The targets (mask, weight 1) are the reply tokens and the
-// end-of-generation token that closes each reply, so the model learns to stop.
+// end-of-generation token that closes each reply, so the model learns to stop;
+// an injected mistake (Demo.Mistake) is context, not a target.
 // Sequences longer than maxLen are cut to maxLen; the second result counts them.
 func Sequences(chat Chat, env envs.Env, pc envs.PromptConfig, d Demo, maxLen int) ([]trainer.TrainSeq, int, error) {
 	var out []trainer.TrainSeq
@@ -44,10 +45,10 @@ func Sequences(chat Chat, env envs.Env, pc envs.PromptConfig, d Demo, maxLen int
 			out = append(out, cur.seq())
 			cur = seqBuilder{}
 		}
-		if err := cur.add(chat, piece, true, false, k > 0 && pc.History != "last"); err != nil {
+		if err := cur.add(chat, piece, true, false, k > 0 && pc.History != "last" && d.taught(k-1)); err != nil {
 			return nil, 0, err
 		}
-		if err := cur.add(chat, turn.Reply, false, true, false); err != nil {
+		if err := cur.add(chat, turn.Reply, false, d.taught(k), false); err != nil {
 			return nil, 0, err
 		}
 		rendered = text + turn.Reply
@@ -60,7 +61,7 @@ func Sequences(chat Chat, env envs.Env, pc envs.PromptConfig, d Demo, maxLen int
 			if !strings.HasPrefix(closed, rendered) {
 				return nil, 0, fmt.Errorf("the chat template renders a reply differently when it is closed")
 			}
-			if err := cur.closing(chat, closed[len(rendered):]); err != nil {
+			if err := cur.closing(chat, closed[len(rendered):], d.taught(k)); err != nil {
 				return nil, 0, err
 			}
 		}
@@ -97,8 +98,9 @@ func (b *seqBuilder) add(chat Chat, text string, parseSpecial, target, closesRep
 	return nil
 }
 
-// closing appends the end-of-generation token that starts text, a target.
-func (b *seqBuilder) closing(chat Chat, text string) error {
+// closing appends the end-of-generation token that starts text, a target
+// unless it closes an injected mistake.
+func (b *seqBuilder) closing(chat Chat, text string, target bool) error {
 	toks, err := chat.Tokenize(text, true)
 	if err != nil {
 		return fmt.Errorf("tokenize %q: %w", clip(text), err)
@@ -107,7 +109,7 @@ func (b *seqBuilder) closing(chat Chat, text string) error {
 		return fmt.Errorf("the chat template closes a reply with %q, not an end-of-generation token", clip(text))
 	}
 	b.toks = append(b.toks, toks[0])
-	b.mask = append(b.mask, true)
+	b.mask = append(b.mask, target)
 	return nil
 }
 

@@ -146,3 +146,38 @@ func TestSequencesLastHistory(t *testing.T) {
 		}
 	}
 }
+
+// An injected mistake is context: neither its reply nor the end-of-generation
+// token that closes it is a target, in either history mode.
+func TestSequencesSkipMistakes(t *testing.T) {
+	env, err := envs.New("household", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := testDemo()
+	bad := envs.Turn{Obs: d.Turns[1].Obs, Reply: "<action>look</action>"}
+	d.Turns = []envs.Turn{d.Turns[0], bad, {Obs: envs.Observation{Text: "Nothing happens."}, Reply: d.Turns[1].Reply}}
+	d.Mistake = []bool{false, true, false}
+	want := []string{"<action>go to drawer 1</action><|im_end|>", "<action>open drawer 1</action><|im_end|>"}
+	full, _, err := Sequences(fakeChat{}, env, envs.PromptConfig{History: "full"}, d, 1<<20)
+	if err != nil || len(full) != 1 {
+		t.Fatalf("full: %d sequences, %v", len(full), err)
+	}
+	if got := targets(t, full[0].Tokens, full[0].Mask, full[0].Weights); !reflect.DeepEqual(got, want) {
+		t.Fatalf("full: targets %q, want %q", got, want)
+	}
+	if !strings.Contains(detok(full[0].Tokens), "<action>look</action><|im_end|>") {
+		t.Fatal("full: the mistake is missing from the transcript")
+	}
+	last, _, err := Sequences(fakeChat{}, env, envs.PromptConfig{History: "last"}, d, 1<<20)
+	if err != nil || len(last) != 3 {
+		t.Fatalf("last: %d sequences, %v", len(last), err)
+	}
+	var got []string
+	for _, s := range last {
+		got = append(got, targets(t, s.Tokens, s.Mask, s.Weights)...)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("last: targets %q, want %q", got, want)
+	}
+}

@@ -16,9 +16,10 @@ import (
 // rollout (prompt rendering, max_turns, context = longest sequence), sampling
 // (max_tokens for the evaluation), lora (full_weights or LoRA), optim, seed.
 type Options struct {
-	Out        string // where the trained model (full weights) or adapter (LoRA) is written
-	Tasks      int    // oracle demos from the train split
-	Explore    bool   // demos from the env's searching oracle (household)
+	Out        string  // where the trained model (full weights) or adapter (LoRA) is written
+	Tasks      int     // oracle demos from the train split
+	Explore    bool    // demos from the env's searching oracle (household)
+	Mistakes   float64 // chance of a rejected wrong action before each oracle turn (DemoOptions)
 	Epochs     int
 	Batch      int // sequences per optimizer step
 	EvalTasks  int // held-out tasks, greedy; 0 = no evaluation
@@ -72,7 +73,7 @@ func Run(cfg *trainer.Config, o Options, open trainer.Opener) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("train tasks: %w", err)
 	}
-	demos, lost, err := Demos(env, tasks, cfg.Rollout.MaxTurns, o.Explore)
+	demos, lost, err := Demos(env, tasks, DemoOptions{MaxTurns: cfg.Rollout.MaxTurns, Explore: o.Explore, Mistakes: o.Mistakes, Seed: cfg.Seed})
 	if err != nil {
 		return nil, err
 	}

@@ -45,7 +45,7 @@ func TestSFTLowersLossOnRealModel(t *testing.T) {
 		t.Fatal(err)
 	}
 	tasks, _ := env.Tasks("train", 6, cfg.Seed)
-	demos, _, err := Demos(env, tasks, cfg.Rollout.MaxTurns, false)
+	demos, _, err := Demos(env, tasks, DemoOptions{MaxTurns: cfg.Rollout.MaxTurns})
 	if err != nil {
 		t.Fatal(err)
 	}
