@@ -107,19 +107,6 @@ func buildBatch(cfg *Config, eps []*episode, lambda float64) batch {
 	return b
 }
 
-// miniBatches splits a step's sequences into n contiguous parts of nearly
-// equal size (fewer when there are fewer sequences), one optimizer step each:
-// more updates per rollout, as verl's PPO mini-batches, while the first is
-// exactly on-policy and the rest barely off it.
-func miniBatches(seqs []TrainSeq, n int) [][]TrainSeq {
-	n = max(1, min(n, len(seqs)))
-	out := make([][]TrainSeq, n)
-	for i := range n {
-		out[i] = seqs[i*len(seqs)/n : (i+1)*len(seqs)/n]
-	}
-	return out
-}
-
 // microBatches splits seqs into groups of at most n.
 func microBatches(seqs []TrainSeq, n int) [][]TrainSeq {
 	var out [][]TrainSeq

@@ -89,8 +89,7 @@ type OptimConfig struct {
 	ClipNorm    float64 `toml:"clip_norm"`
 	Warmup      int     `toml:"warmup"`
 	MinLRRatio  float64 `toml:"min_lr_ratio"`
-	MicroBatch  int     `toml:"micro_batch"`  // sequences per micro-batch
-	MiniBatches int     `toml:"mini_batches"` // optimizer steps per trainer step, each on its share of the batch
+	MicroBatch  int     `toml:"micro_batch"` // sequences per micro-batch
 }
 
 type EvalConfig struct {
@@ -123,7 +122,7 @@ func DefaultConfig() Config {
 		TDUR:       TDUR{Enabled: true, Beta: 0.5, Tau: 1, WMin: 0.25, WMax: 4, Disagreement: "logratio", TopK: 8},
 		OPD:        OPDConfig{Kappa: 1, Clip: 5},
 		GRPO:       GRPOConfig{StdNorm: true, Eps: 1e-6},
-		Optim:      OptimConfig{LR: 1e-3, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, ClipNorm: 1, MinLRRatio: 0.1, MicroBatch: 4, MiniBatches: 1},
+		Optim:      OptimConfig{LR: 1e-3, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, ClipNorm: 1, MinLRRatio: 0.1, MicroBatch: 4},
 		Eval:       EvalConfig{Every: 10, Tasks: 16, Split: "test", Teacher: true},
 		Checkpoint: CheckpointConfig{Every: 5},
 		Backend:    BackendConfig{Device: "auto", GPULayers: -1},
@@ -277,8 +276,6 @@ func (c *Config) Validate() error {
 		{!(c.Optim.MinLRRatio >= 0 && c.Optim.MinLRRatio <= 1), fmt.Sprintf("optim.min_lr_ratio = %v: want [0, 1]", c.Optim.MinLRRatio)},
 		{c.Optim.Warmup < 0, fmt.Sprintf("optim.warmup = %d: want ≥ 0", c.Optim.Warmup)},
 		{c.Optim.MicroBatch < 1, fmt.Sprintf("optim.micro_batch = %d: want ≥ 1", c.Optim.MicroBatch)},
-		{c.Optim.MiniBatches < 1 || c.Optim.MiniBatches > c.Rollout.TasksPerStep*c.Rollout.GroupSize,
-			fmt.Sprintf("optim.mini_batches = %d: want 1 to the episodes per step (%d)", c.Optim.MiniBatches, c.Rollout.TasksPerStep*c.Rollout.GroupSize)},
 		{c.Eval.Every < 0 || c.Eval.Tasks < 0, "eval.every and eval.tasks: want ≥ 0"},
 		{c.Eval.Tasks > 0 && c.Eval.Split == "", "eval.split is empty"},
 		{!(c.Eval.Temperature >= 0), fmt.Sprintf("eval.temperature = %v: want ≥ 0", c.Eval.Temperature)},

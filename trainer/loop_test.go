@@ -314,38 +314,3 @@ func TestEvaluateTranscripts(t *testing.T) {
 		t.Errorf("an untrained fake policy should mix valid and invalid actions (%d of %d invalid)", invalid, turns)
 	}
 }
-
-// mini_batches = n: n optimizer steps per trainer step, on disjoint parts
-// that together are the step's batch (the batch of a one-part run).
-func TestMiniBatchesSplitTheBatch(t *testing.T) {
-	one, three := &fakeOpener{lr: 1}, &fakeOpener{lr: 1}
-	for _, r := range []struct {
-		op  *fakeOpener
-		set string
-	}{{one, "optim.mini_batches=1"}, {three, "optim.mini_batches=3"}} {
-		cfg := fakeConfig(t, "steps=1", "eval.tasks=0", "rollout.tasks_per_step=2", "rollout.group_size=4", r.set)
-		if _, err := Run(cfg, RunOptions{Open: r.op.open, Env: echoEnv{turns: 2}, Log: io.Discard}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	whole := one.last.Learner.(*fakeLearner).seen
-	parts := three.last.Learner.(*fakeLearner).seen
-	if len(whole) != 1 || len(parts) != 3 {
-		t.Fatalf("optimizer steps: %d with 1 mini-batch, %d with 3", len(whole), len(parts))
-	}
-	var joined []TrainSeq
-	for _, p := range parts {
-		if len(p) < 2 || len(p) > 3 {
-			t.Errorf("a part of %d sequences, want 2 or 3 of 8", len(p))
-		}
-		joined = append(joined, p...)
-	}
-	if !reflect.DeepEqual(joined, whole[0]) {
-		t.Error("the parts do not make up the batch")
-	}
-	cfg := fakeConfig(t)
-	cfg.Optim.MiniBatches = cfg.Rollout.TasksPerStep*cfg.Rollout.GroupSize + 1
-	if err := cfg.Validate(); err == nil {
-		t.Error("more mini-batches than episodes accepted")
-	}
-}

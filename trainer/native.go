@@ -81,8 +81,7 @@ func OpenNative(cfg *Config, need Need) (*Models, error) {
 			Seed: uint64(cfg.Seed), Backend: cfg.Backend.Device, GPULayers: cfg.Backend.GPULayers, Threads: cfg.Backend.Threads,
 			LR: float32(cfg.Optim.LR), Beta1: float32(cfg.Optim.Beta1), Beta2: float32(cfg.Optim.Beta2), Eps: float32(cfg.Optim.Eps),
 			WeightDecay: float32(cfg.Optim.WeightDecay), ClipNorm: float32(cfg.Optim.ClipNorm),
-			// The schedule counts optimizer steps: mini_batches per trainer step.
-			WarmupSteps: cfg.Optim.Warmup * cfg.Optim.MiniBatches, TotalSteps: cfg.Steps * cfg.Optim.MiniBatches, MinLRRatio: float32(cfg.Optim.MinLRRatio),
+			WarmupSteps: cfg.Optim.Warmup, TotalSteps: cfg.Steps, MinLRRatio: float32(cfg.Optim.MinLRRatio),
 			MaxSeqLen: cfg.Rollout.Context,
 		}
 		if tc.FullWeights {

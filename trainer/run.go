@@ -215,19 +215,11 @@ func trainStep(cfg *Config, env envs.Env, models *Models, step int, adapterPath 
 	if b.nonFinite > 0 || len(b.seqs) == 0 {
 		m.Skipped = true // nothing sound to learn from; the adapter stays as it is
 	} else {
-		parts := miniBatches(b.seqs, cfg.Optim.MiniBatches)
-		var loss, gnorm float64
-		m.Skipped = true
-		for _, part := range parts {
-			st, err := models.Learner.Step(microBatches(part, cfg.Optim.MicroBatch))
-			if err != nil {
-				return m, fmt.Errorf("train: %w", err)
-			}
-			loss += float64(st.Loss) / float64(len(parts))
-			gnorm = max(gnorm, float64(st.GradNorm))
-			m.LR, m.Skipped = float64(st.LR), m.Skipped && st.Skipped
+		st, err := models.Learner.Step(microBatches(b.seqs, cfg.Optim.MicroBatch))
+		if err != nil {
+			return m, fmt.Errorf("train: %w", err)
 		}
-		m.Loss, m.GradNorm = jsonFloat(loss), jsonFloat(gnorm)
+		m.Loss, m.GradNorm, m.LR, m.Skipped = jsonFloat(st.Loss), jsonFloat(st.GradNorm), float64(st.LR), st.Skipped
 	}
 	t3 := time.Now()
 	if !m.Skipped {
