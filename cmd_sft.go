@@ -125,8 +125,7 @@ func writeCorpus(c *cli.Context, cfg *trainer.Config, n int, o sft.DemoOptions, 
 	if err != nil {
 		return err
 	}
-	pc := envs.PromptConfig{History: cfg.Rollout.History, LastN: cfg.Rollout.LastN, Think: cfg.Rollout.Think, ShowAdmissible: cfg.Rollout.ShowAdmissible}
-	text := sft.Corpus(env, pc, demos)
+	text := sft.Corpus(env, cfg.Prompt(), demos)
 	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 		return fmt.Errorf("sft: %w", err)
 	}

@@ -80,7 +80,7 @@ func Run(cfg *trainer.Config, o Options, open trainer.Opener) (*Result, error) {
 	if len(demos) == 0 {
 		return nil, fmt.Errorf("sft: the oracle won none of %d tasks within %d turns", len(tasks), cfg.Rollout.MaxTurns)
 	}
-	pc := promptConfig(cfg)
+	pc := cfg.Prompt()
 	nseq := len(demos)
 	if pc.History == "last" {
 		nseq = 0
@@ -215,9 +215,3 @@ func epoch(l trainer.Learner, seqs []trainer.TrainSeq, batch, micro int, rng *ra
 
 // progressEvery spaces the progress lines of a long epoch.
 const progressEvery = 30 * time.Second
-
-// promptConfig is the trainer's rendering of cfg's rollout keys.
-func promptConfig(cfg *trainer.Config) envs.PromptConfig {
-	r := cfg.Rollout
-	return envs.PromptConfig{History: r.History, LastN: r.LastN, Think: r.Think, ShowAdmissible: r.ShowAdmissible}
-}

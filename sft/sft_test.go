@@ -51,7 +51,7 @@ func TestSFTLowersLossOnRealModel(t *testing.T) {
 	}
 	o := tinymodel.DefaultOptions()
 	o.Layers, o.Embd, o.FF, o.Context, o.VocabSize = 2, 32, 96, 1024, 512
-	o.Corpus = Corpus(env, promptConfig(&cfg), demos)
+	o.Corpus = Corpus(env, cfg.Prompt(), demos)
 	init := filepath.Join(dir, "init.gguf")
 	if err := tinymodel.Write(init, o); err != nil {
 		t.Fatal(err)
@@ -90,7 +90,7 @@ func scoreDemos(t *testing.T, cfg *trainer.Config, model string, env envs.Env, d
 	defer ms.Close()
 	var seqs []trainer.TrainSeq
 	for _, d := range demos {
-		s, _, err := Sequences(ms.Student, env, promptConfig(&c), d, c.Rollout.Context)
+		s, _, err := Sequences(ms.Student, env, c.Prompt(), d, c.Rollout.Context)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -36,7 +36,7 @@ type EvalTurn struct {
 func Evaluate(lm LM, env envs.Env, tasks []envs.Task, cfg *Config, temperature float64) (EvalResult, error) {
 	start := time.Now()
 	spec := rolloutSpec{
-		pc:       promptConfig(cfg),
+		pc:       cfg.Prompt(),
 		sampling: sampling(cfg, temperature),
 		maxTurns: cfg.Rollout.MaxTurns,
 		seed: func(task, _, turn int) uint64 {
@@ -60,8 +60,10 @@ func Evaluate(lm LM, env envs.Env, tasks []envs.Task, cfg *Config, temperature f
 	return r, nil
 }
 
-func promptConfig(cfg *Config) envs.PromptConfig {
-	return envs.PromptConfig{History: cfg.Rollout.History, LastN: cfg.Rollout.LastN, Think: cfg.Rollout.Think, ShowAdmissible: cfg.Rollout.ShowAdmissible}
+// Prompt is how the rollout keys render transcripts; sft renders its demos the same way.
+func (c *Config) Prompt() envs.PromptConfig {
+	r := c.Rollout
+	return envs.PromptConfig{History: r.History, LastN: r.LastN, Think: r.Think, ShowAdmissible: r.ShowAdmissible}
 }
 
 func sampling(cfg *Config, temperature float64) Sampling {

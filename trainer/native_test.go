@@ -125,7 +125,7 @@ func TestNativeRolloutIsOnPolicy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	spec := rolloutSpec{pc: promptConfig(cfg), sampling: sampling(cfg, 1), maxTurns: 3,
+	spec := rolloutSpec{pc: cfg.Prompt(), sampling: sampling(cfg, 1), maxTurns: 3,
 		seed: func(a, b, c int) uint64 { return deriveSeed(3, int64(a), int64(b), int64(c)) }}
 	eps, err := rollout(ms.Student, env, tasks, 2, spec)
 	if err != nil {

@@ -185,7 +185,7 @@ func trainStep(cfg *Config, env envs.Env, models *Models, step int, adapterPath 
 	}
 	t0 := time.Now()
 	spec := rolloutSpec{
-		pc: promptConfig(cfg), sampling: sampling(cfg, cfg.Sampling.Temperature), maxTurns: cfg.Rollout.MaxTurns,
+		pc: cfg.Prompt(), sampling: sampling(cfg, cfg.Sampling.Temperature), maxTurns: cfg.Rollout.MaxTurns,
 		seed: func(task, r, turn int) uint64 {
 			return deriveSeed(cfg.Seed, int64(step), int64(task), int64(r), int64(turn))
 		},
