@@ -41,6 +41,8 @@ func init() {
 			&cli.StringSliceFlag{Name: "set", Usage: "run-config override key=value as in `atod run --set` (rollout.*, optim.*, lora.*, sampling.*)"},
 			&cli.BoolFlag{Name: "explore", Usage: "household: demos from the searching oracle (looks into receptacles in the listed order) instead of the all-knowing one"},
 			&cli.Float64Flag{Name: "mistakes", Usage: "chance, before each oracle turn, of first playing a wrong action the env rejects (not a target): teaches carrying on after one"},
+			&cli.StringFlag{Name: "stall", Usage: "an action that changes nothing (household: look), taught before an oracle turn at --stall-rate: a bad habit for a weak student"},
+			&cli.Float64Flag{Name: "stall-rate", Usage: "chance of --stall before each oracle turn"},
 			&cli.StringFlag{Name: "write-corpus", Usage: "write the demos' text to this file and stop"},
 		},
 		Action: runSFT,
@@ -80,9 +82,10 @@ func runSFT(c *cli.Context) error {
 	if err := cfg.Apply(c.StringSlice("set")); err != nil {
 		return fmt.Errorf("sft: %w", err)
 	}
+	play := sft.DemoOptions{MaxTurns: cfg.Rollout.MaxTurns, Explore: c.Bool("explore"), Mistakes: c.Float64("mistakes"),
+		Stall: c.String("stall"), StallRate: c.Float64("stall-rate"), Seed: cfg.Seed}
 	if p := c.String("write-corpus"); p != "" {
-		o := sft.DemoOptions{MaxTurns: cfg.Rollout.MaxTurns, Explore: c.Bool("explore"), Mistakes: c.Float64("mistakes"), Seed: cfg.Seed}
-		return writeCorpus(c, &cfg, c.Int("tasks"), o, p)
+		return writeCorpus(c, &cfg, c.Int("tasks"), play, p)
 	}
 	if c.String("model") == "" || c.String("out") == "" {
 		return fmt.Errorf("sft: --model and --out are required")
@@ -96,7 +99,7 @@ func runSFT(c *cli.Context) error {
 		return fmt.Errorf("sft: %w", err)
 	}
 	o := sft.Options{
-		Out: c.String("out"), Tasks: c.Int("tasks"), Explore: c.Bool("explore"), Mistakes: c.Float64("mistakes"), Epochs: c.Int("epochs"), Batch: c.Int("batch"),
+		Out: c.String("out"), Tasks: c.Int("tasks"), Play: play, Epochs: c.Int("epochs"), Batch: c.Int("batch"),
 		EvalTasks: c.Int("eval-tasks"), EvalSplit: c.String("eval-split"), EvalSeed: c.Int64("eval-seed"),
 		EvalEvery: c.Int("eval-every"), Log: c.App.Writer,
 	}

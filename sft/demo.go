@@ -35,7 +35,14 @@ type DemoOptions struct {
 	// model cloned from such demos learns to carry on after a rejected action
 	// instead of meeting that state for the first time at test time.
 	Mistakes float64
-	Seed     int64
+	// Stall, played before an oracle turn with chance StallRate, is a taught
+	// action that changes nothing (household's "look"): a bad habit that wastes
+	// turns, for a student whose gap to its teacher should be partly policy, which
+	// on-policy training can close in a few steps, not only capacity, which it
+	// cannot.
+	Stall     string
+	StallRate float64
+	Seed      int64
 }
 
 // searcher is an env whose oracle can also play without knowing where things
@@ -45,12 +52,16 @@ type searcher interface {
 }
 
 // Demos plays the oracle on every task; with explore, the env's searching
-// oracle. Play-throughs not won within maxTurns are left out (they would
+// oracle. Play-throughs not won within o.MaxTurns are left out (they would
 // teach a failing policy); the second result counts them.
 func Demos(env envs.Env, tasks []envs.Task, o DemoOptions) ([]Demo, int, error) {
 	if o.Mistakes < 0 || o.Mistakes >= 1 {
 		return nil, 0, fmt.Errorf("demos: mistakes %g is not a chance in [0, 1)", o.Mistakes)
 	}
+	if o.StallRate < 0 || o.StallRate >= 1 || (o.StallRate > 0) != (o.Stall != "") {
+		return nil, 0, fmt.Errorf("demos: stall %q at rate %g: want an action and a chance in (0, 1), or neither", o.Stall, o.StallRate)
+	}
+
 	oracle := env.Oracle
 	if o.Explore {
 		s, ok := env.(searcher)
@@ -60,16 +71,21 @@ func Demos(env envs.Env, tasks []envs.Task, o DemoOptions) ([]Demo, int, error) 
 		oracle = s.SearchOracle
 	}
 	var out []Demo
-	lost := 0
+	lost, stalls := 0, 0
 	for _, t := range tasks {
 		or, err := oracle(t)
 		if err != nil {
 			return nil, 0, fmt.Errorf("oracle for %s: %w", t.ID, err)
 		}
 		rng := rand.New(rand.NewPCG(uint64(o.Seed), uint64(t.Seed)))
-		d, err := play(env, t, or, o.MaxTurns, o.Mistakes, rng)
+		d, err := play(env, t, or, o, rng)
 		if err != nil {
 			return nil, 0, err
+		}
+		for _, turn := range d.Turns {
+			if a, _ := env.ParseAction(turn.Reply); a == o.Stall {
+				stalls++
+			}
 		}
 		if !d.Won {
 			lost++
@@ -77,12 +93,15 @@ func Demos(env envs.Env, tasks []envs.Task, o DemoOptions) ([]Demo, int, error) 
 		}
 		out = append(out, d)
 	}
+	if o.Stall != "" && stalls == 0 {
+		return nil, 0, fmt.Errorf("demos: stall %q was never an admissible action of %s", o.Stall, env.Name())
+	}
 	return out, lost, nil
 }
 
-// play lets or play t for at most maxTurns, with a wrong action before an
-// oracle turn at the rate mistakes.
-func play(env envs.Env, t envs.Task, or envs.Oracle, maxTurns int, mistakes float64, rng *rand.Rand) (Demo, error) {
+// play lets or play t for at most o.MaxTurns, with a stall and a wrong action
+// before an oracle turn at the rates o asks for.
+func play(env envs.Env, t envs.Task, or envs.Oracle, o DemoOptions, rng *rand.Rand) (Demo, error) {
 	ep, err := env.Open(t)
 	if err != nil {
 		return Demo{}, fmt.Errorf("open %s: %w", t.ID, err)
@@ -113,7 +132,7 @@ func play(env envs.Env, t envs.Task, or envs.Oracle, maxTurns int, mistakes floa
 		d.Won = res.Info.Won
 		return res.Done, nil
 	}
-	for len(d.Turns) < maxTurns {
+	for len(d.Turns) < o.MaxTurns {
 		reply, err := or.Next(obs)
 		if err != nil {
 			return Demo{}, fmt.Errorf("oracle on %s: %w", t.ID, err)
@@ -122,7 +141,13 @@ func play(env envs.Env, t envs.Task, or envs.Oracle, maxTurns int, mistakes floa
 		if !ok {
 			return Demo{}, fmt.Errorf("oracle reply %q on %s does not parse", reply, t.ID)
 		}
-		if mistakes > 0 && rng.Float64() < mistakes && strings.Contains(reply, action) {
+		if o.StallRate > 0 && rng.Float64() < o.StallRate && slices.Contains(obs.Admissible, o.Stall) && strings.Contains(reply, action) {
+			done, err := step(strings.Replace(reply, action, o.Stall, 1), o.Stall, false)
+			if err != nil || done || len(d.Turns) == o.MaxTurns {
+				return d, err
+			}
+		}
+		if o.Mistakes > 0 && rng.Float64() < o.Mistakes && strings.Contains(reply, action) {
 			var stale []string
 			for _, a := range offered {
 				if !slices.Contains(obs.Admissible, a) {
@@ -132,7 +157,7 @@ func play(env envs.Env, t envs.Task, or envs.Oracle, maxTurns int, mistakes floa
 			if len(stale) > 0 {
 				wrong := stale[rng.IntN(len(stale))]
 				done, err := step(strings.Replace(reply, action, wrong, 1), wrong, true)
-				if err != nil || done || len(d.Turns) == maxTurns {
+				if err != nil || done || len(d.Turns) == o.MaxTurns {
 					return d, err
 				}
 			}

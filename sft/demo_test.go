@@ -111,3 +111,47 @@ func TestDemoMistakes(t *testing.T) {
 		t.Fatal("mistakes 1 accepted")
 	}
 }
+
+// Stall demos: every stall is the admissible stall action, taught, and
+// dropping the stalls leaves the stall-free play-through.
+func TestDemoStalls(t *testing.T) {
+	env, _ := envs.New("household", nil)
+	tasks, _ := env.Tasks("train", 20, 7)
+	clean, _, err := Demos(env, tasks, DemoOptions{MaxTurns: 100, Explore: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow, lost, err := Demos(env, tasks, DemoOptions{MaxTurns: 100, Explore: true, Stall: "look", StallRate: 0.3, Seed: 4})
+	if err != nil || lost != 0 || len(slow) != len(clean) {
+		t.Fatalf("%d demos, %d lost, %v", len(slow), lost, err)
+	}
+	n := 0
+	for i, d := range slow {
+		var kept []string
+		for k, turn := range d.Turns {
+			if a, _ := env.ParseAction(turn.Reply); a != "look" {
+				kept = append(kept, turn.Reply)
+				continue
+			}
+			n++
+			if !d.taught(k) || !slices.Contains(turn.Obs.Admissible, "look") {
+				t.Fatalf("%s turn %d: stall taught %v, admissible %v", d.Task.ID, k, d.taught(k), turn.Obs.Admissible)
+			}
+		}
+		var want []string
+		for _, turn := range clean[i].Turns {
+			want = append(want, turn.Reply)
+		}
+		if !slices.Equal(kept, want) {
+			t.Fatalf("%s: without stalls %q, want %q", d.Task.ID, kept, want)
+		}
+	}
+	if n == 0 {
+		t.Fatal("no stalls played")
+	}
+	for _, o := range []DemoOptions{{MaxTurns: 10, Stall: "look"}, {MaxTurns: 10, StallRate: 0.2}, {MaxTurns: 10, Stall: "fly", StallRate: 0.2}} {
+		if _, _, err := Demos(env, tasks, o); err == nil {
+			t.Fatalf("%+v accepted", o)
+		}
+	}
+}

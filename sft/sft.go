@@ -16,10 +16,9 @@ import (
 // rollout (prompt rendering, max_turns, context = longest sequence), sampling
 // (max_tokens for the evaluation), lora (full_weights or LoRA), optim, seed.
 type Options struct {
-	Out        string  // where the trained model (full weights) or adapter (LoRA) is written
-	Tasks      int     // oracle demos from the train split
-	Explore    bool    // demos from the env's searching oracle (household)
-	Mistakes   float64 // chance of a rejected wrong action before each oracle turn (DemoOptions)
+	Out        string      // where the trained model (full weights) or adapter (LoRA) is written
+	Tasks      int         // oracle demos from the train split
+	Play       DemoOptions // how the oracle plays; Run sets its MaxTurns and Seed from the config
 	Epochs     int
 	Batch      int // sequences per optimizer step
 	EvalTasks  int // held-out tasks, greedy; 0 = no evaluation
@@ -73,7 +72,8 @@ func Run(cfg *trainer.Config, o Options, open trainer.Opener) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("train tasks: %w", err)
 	}
-	demos, lost, err := Demos(env, tasks, DemoOptions{MaxTurns: cfg.Rollout.MaxTurns, Explore: o.Explore, Mistakes: o.Mistakes, Seed: cfg.Seed})
+	o.Play.MaxTurns, o.Play.Seed = cfg.Rollout.MaxTurns, cfg.Seed
+	demos, lost, err := Demos(env, tasks, o.Play)
 	if err != nil {
 		return nil, err
 	}
