@@ -5,11 +5,12 @@
 #   2. teacher and student are random tiny llamas with the same corpus and
 #      vocabulary size, hence the same tokenizer (the teacher scores the
 #      student's token ids);
-#   3. `atod sft` clones the oracle into both: the teacher long, the smaller
-#      student briefly, so it starts low and has room to learn. The last stage
-#      of each plays demos with rejected wrong actions in them (--mistakes):
-#      without them a model meets its first "Nothing happens." at test time
-#      and repeats the rejected action until the episode ends.
+#   3. `atod sft` clones the oracle into both. The later stages play demos
+#      with rejected wrong actions in them (--mistakes): without them a model
+#      meets its first "Nothing happens." at test time and repeats the
+#      rejected action until the episode ends. The student's last stage also
+#      teaches it a bad habit (--stall look): wasting turns on "look", a gap to
+#      its teacher that is policy, not capacity, which a short run can close.
 # The demos follow the env's run config (config.toml for household,
 # configs/ENV.toml otherwise): its env options and rollout keys.
 # Writes models/ENV-teacher.gguf, models/ENV-student.gguf and models/ENV-build.log
@@ -33,15 +34,19 @@ declare -A CONFIG=([household]=config.toml)
 # its demos come from the searching oracle (--explore).
 declare -A DEMOS=([household]="--explore")
 declare -A TEACHER_ARCH=([household]="--layers 4 --embd 64 --heads 4 --kv-heads 2 --ff 192")
-declare -A STUDENT_ARCH=([household]="--layers 2 --embd 48 --heads 4 --kv-heads 2 --ff 144")
+declare -A STUDENT_ARCH=([household]="--layers 2 --embd 64 --heads 4 --kv-heads 2 --ff 192")
 # The teacher: three epochs over 1200 demos, then one over 2400 fresh ones
 # (after epoch 2 held-out success stopped rising, 0.156 then 0.125, while the
 # train loss kept falling: more epochs over the same demos overfit).
 declare -A TEACHER_SFT=([household]="--seed 1 --tasks 1200 --epochs 3 --batch 8 --lr 3e-3 --eval-every 1")
 declare -A TEACHER_MORE=([household]="--seed 2 --tasks 2400 --epochs 1 --batch 8 --lr 2e-3")
 declare -A TEACHER_MISTAKES=([household]="--seed 4 --tasks 2400 --epochs 1 --batch 8 --lr 2e-3 --mistakes 0.2")
-declare -A STUDENT_SFT=([household]="--seed 3 --tasks 600 --epochs 2 --batch 8 --lr 3e-3")
-declare -A STUDENT_MISTAKES=([household]="--seed 5 --tasks 1200 --epochs 1 --batch 8 --lr 3e-3 --mistakes 0.2")
+declare -A STUDENT_SFT=([household]="--seed 3 --tasks 1200 --epochs 2 --batch 8 --lr 3e-3")
+declare -A STUDENT_MORE=([household]="--seed 6 --tasks 2400 --epochs 1 --batch 8 --lr 3e-3")
+# The habit: "look" before half of the oracle's turns (and a rejected action
+# before a fifth). Demos may run 20 turns here, so that the longer tasks are
+# not dropped; the runs allow 12, in which the habit costs most of its wins.
+declare -A STUDENT_STALL=([household]="--seed 7 --tasks 1200 --epochs 1 --batch 8 --lr 3e-3 --mistakes 0.2 --stall look --stall-rate 0.5 --set rollout.max_turns=20")
 VOCAB=1024
 CTX=2048
 COMMON=(--full --threads "$THREADS" --eval-tasks 32 --eval-split test --eval-seed 1 --set optim.warmup=10)
@@ -68,7 +73,12 @@ for env in "${ENVS[@]}"; do
 	echo "== student" | tee -a "$log"
 	"$ATOD" sft "${demo[@]}" --model build/tiny-models/$env-student-init.gguf --out build/tiny-models/$env-student-1.gguf \
 		"${COMMON[@]}" ${STUDENT_SFT[$env]} | tee -a "$log"
-	"$ATOD" sft "${demo[@]}" --model build/tiny-models/$env-student-1.gguf --out models/$env-student.gguf \
-		"${COMMON[@]}" ${STUDENT_MISTAKES[$env]} | tee -a "$log"
+	"$ATOD" sft "${demo[@]}" --model build/tiny-models/$env-student-1.gguf --out build/tiny-models/$env-student-2.gguf \
+		"${COMMON[@]}" ${STUDENT_MORE[$env]} | tee -a "$log"
+	"$ATOD" sft "${demo[@]}" --model build/tiny-models/$env-student-2.gguf --out models/$env-student.gguf \
+		"${COMMON[@]}" ${STUDENT_STALL[$env]} | tee -a "$log"
+	echo "== student at the run's rollout.max_turns (the stage above evaluated at 20)" | tee -a "$log"
+	"$ATOD" eval "${CONFIG[$env]}" --set "student.model=models/$env-student.gguf" --set "backend.threads=$THREADS" \
+		--tasks 32 --split test | tee -a "$log"
 	echo "== $env built in $(($(date +%s) - start)) s with $THREADS threads" | tee -a "$log"
 done
