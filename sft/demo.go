@@ -61,7 +61,6 @@ func Demos(env envs.Env, tasks []envs.Task, o DemoOptions) ([]Demo, int, error) 
 	if o.StallRate < 0 || o.StallRate >= 1 || (o.StallRate > 0) != (o.Stall != "") {
 		return nil, 0, fmt.Errorf("demos: stall %q at rate %g: want an action and a chance in (0, 1), or neither", o.Stall, o.StallRate)
 	}
-
 	oracle := env.Oracle
 	if o.Explore {
 		s, ok := env.(searcher)
@@ -141,9 +140,14 @@ func play(env envs.Env, t envs.Task, or envs.Oracle, o DemoOptions, rng *rand.Ra
 		if !ok {
 			return Demo{}, fmt.Errorf("oracle reply %q on %s does not parse", reply, t.ID)
 		}
+		// first plays x in the oracle's coming reply instead of its action; stop:
+		// the episode or the turn budget has ended.
+		first := func(x string, mistake bool) (stop bool, err error) {
+			done, err := step(strings.Replace(reply, action, x, 1), x, mistake)
+			return err != nil || done || len(d.Turns) == o.MaxTurns, err
+		}
 		if o.StallRate > 0 && rng.Float64() < o.StallRate && slices.Contains(obs.Admissible, o.Stall) && strings.Contains(reply, action) {
-			done, err := step(strings.Replace(reply, action, o.Stall, 1), o.Stall, false)
-			if err != nil || done || len(d.Turns) == o.MaxTurns {
+			if stop, err := first(o.Stall, false); stop {
 				return d, err
 			}
 		}
@@ -155,9 +159,7 @@ func play(env envs.Env, t envs.Task, or envs.Oracle, o DemoOptions, rng *rand.Ra
 				}
 			}
 			if len(stale) > 0 {
-				wrong := stale[rng.IntN(len(stale))]
-				done, err := step(strings.Replace(reply, action, wrong, 1), wrong, true)
-				if err != nil || done || len(d.Turns) == o.MaxTurns {
+				if stop, err := first(stale[rng.IntN(len(stale))], true); stop {
 					return d, err
 				}
 			}

@@ -96,11 +96,7 @@ func TestDemoMistakes(t *testing.T) {
 				offered[o] = true
 			}
 		}
-		var want []string
-		for _, turn := range clean[i].Turns {
-			want = append(want, turn.Reply)
-		}
-		if !slices.Equal(kept, want) {
+		if want := replies(clean[i]); !slices.Equal(kept, want) {
 			t.Fatalf("%s: without mistakes %q, want %q", d.Task.ID, kept, want)
 		}
 	}
@@ -138,11 +134,7 @@ func TestDemoStalls(t *testing.T) {
 				t.Fatalf("%s turn %d: stall taught %v, admissible %v", d.Task.ID, k, d.taught(k), turn.Obs.Admissible)
 			}
 		}
-		var want []string
-		for _, turn := range clean[i].Turns {
-			want = append(want, turn.Reply)
-		}
-		if !slices.Equal(kept, want) {
+		if want := replies(clean[i]); !slices.Equal(kept, want) {
 			t.Fatalf("%s: without stalls %q, want %q", d.Task.ID, kept, want)
 		}
 	}
@@ -154,4 +146,12 @@ func TestDemoStalls(t *testing.T) {
 			t.Fatalf("%+v accepted", o)
 		}
 	}
+}
+
+func replies(d Demo) []string {
+	var r []string
+	for _, turn := range d.Turns {
+		r = append(r, turn.Reply)
+	}
+	return r
 }
