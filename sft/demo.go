@@ -82,7 +82,7 @@ func Demos(env envs.Env, tasks []envs.Task, o DemoOptions) ([]Demo, int, error) 
 			return nil, 0, err
 		}
 		for _, turn := range d.Turns {
-			if a, _ := env.ParseAction(turn.Reply); a == o.Stall {
+			if a, ok := env.ParseAction(turn.Reply); ok && o.Stall != "" && a == o.Stall {
 				stalls++
 			}
 		}

@@ -65,12 +65,7 @@ func TestExploreDemos(t *testing.T) {
 // Mistake demos: every injected action was offered earlier, is rejected where
 // it is played, and dropping the mistakes leaves the mistake-free play-through.
 func TestDemoMistakes(t *testing.T) {
-	env, _ := envs.New("household", nil)
-	tasks, _ := env.Tasks("train", 20, 7)
-	clean, _, err := Demos(env, tasks, DemoOptions{MaxTurns: 100, Explore: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	env, tasks, clean := searchDemos(t)
 	noisy, lost, err := Demos(env, tasks, DemoOptions{MaxTurns: 100, Explore: true, Mistakes: 0.3, Seed: 4})
 	if err != nil || lost != 0 || len(noisy) != len(clean) {
 		t.Fatalf("%d demos, %d lost, %v", len(noisy), lost, err)
@@ -111,12 +106,7 @@ func TestDemoMistakes(t *testing.T) {
 // Stall demos: every stall is the admissible stall action, taught, and
 // dropping the stalls leaves the stall-free play-through.
 func TestDemoStalls(t *testing.T) {
-	env, _ := envs.New("household", nil)
-	tasks, _ := env.Tasks("train", 20, 7)
-	clean, _, err := Demos(env, tasks, DemoOptions{MaxTurns: 100, Explore: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	env, tasks, clean := searchDemos(t)
 	slow, lost, err := Demos(env, tasks, DemoOptions{MaxTurns: 100, Explore: true, Stall: "look", StallRate: 0.3, Seed: 4})
 	if err != nil || lost != 0 || len(slow) != len(clean) {
 		t.Fatalf("%d demos, %d lost, %v", len(slow), lost, err)
@@ -146,6 +136,17 @@ func TestDemoStalls(t *testing.T) {
 			t.Fatalf("%+v accepted", o)
 		}
 	}
+}
+
+// searchDemos is the searching oracle's plain play of 20 household train tasks.
+func searchDemos(t *testing.T) (envs.Env, []envs.Task, []Demo) {
+	env, _ := envs.New("household", nil)
+	tasks, _ := env.Tasks("train", 20, 7)
+	clean, _, err := Demos(env, tasks, DemoOptions{MaxTurns: 100, Explore: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env, tasks, clean
 }
 
 func replies(d Demo) []string {
