@@ -39,7 +39,7 @@ func init() {
 			&cli.IntFlag{Name: "eval-every", Usage: "epochs between evaluations (0 = only after the last)"},
 			&cli.IntFlag{Name: "threads", Usage: "CPU threads (0 = all)"},
 			&cli.StringSliceFlag{Name: "set", Usage: "run-config override key=value as in `atod run --set` (rollout.*, optim.*, lora.*, sampling.*)"},
-			&cli.BoolFlag{Name: "explore", Usage: "household: demos from the searching oracle (looks into receptacles in the listed order) instead of the all-knowing one"},
+			&cli.BoolFlag{Name: "explore", Usage: "demos from the searching oracle, which acts only on what it has seen (household: looks into receptacles in the listed order; webshop: searches with the instruction's words, buys the first product under the price bound), instead of the all-knowing one"},
 			&cli.Float64Flag{Name: "mistakes", Usage: "chance, before each oracle turn, of first playing a wrong action the env rejects (not a target): teaches carrying on after one"},
 			&cli.StringFlag{Name: "stall", Usage: "an action that changes nothing (household: look), taught before an oracle turn at --stall-rate: a bad habit for a weak student"},
 			&cli.Float64Flag{Name: "stall-rate", Usage: "chance of --stall before each oracle turn"},

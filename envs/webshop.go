@@ -145,38 +145,3 @@ func (ws *WebShop) Open(t Task) (Episode, error) {
 	}
 	return &wsEpisode{ws: ws, goal: g}, nil
 }
-
-func (ws *WebShop) Oracle(t Task) (Oracle, error) {
-	ep, err := ws.Open(t)
-	if err != nil {
-		return nil, err
-	}
-	e := ep.(*wsEpisode)
-	if _, err := e.Reset(); err != nil {
-		return nil, err
-	}
-	target := strings.ToLower(e.goal.ASIN)
-	plan := []string{"search[" + strings.ToLower(ws.products[ws.byASIN[target]].Title) + "]"}
-	do := func(a string) error {
-		r, err := e.Step(a)
-		if err == nil && r.Info.Invalid {
-			err = fmt.Errorf("planned %q is invalid", a)
-		}
-		return err
-	}
-	if err := do(plan[0]); err != nil {
-		return nil, err
-	}
-	for !e.onPage(target) {
-		plan = append(plan, "click[next >]")
-		if err := do("click[next >]"); err != nil {
-			return nil, fmt.Errorf("webshop oracle %s: target not in the results: %w", t.ID, err)
-		}
-	}
-	plan = append(plan, "click["+target+"]")
-	for _, o := range e.goal.Options {
-		plan = append(plan, "click["+o+"]")
-	}
-	plan = append(plan, "click[buy now]")
-	return &planOracle{plan: plan}, nil
-}

@@ -2,7 +2,9 @@ package envs
 
 import (
 	"math"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -202,5 +204,85 @@ func TestWebShopRealFiles(t *testing.T) {
 	}
 	if _, err := New("webshop", map[string]any{"products_file": "testdata/webshop/missing.json"}); err == nil {
 		t.Fatal("missing file accepted")
+	}
+}
+
+// The search oracle acts only on what the pages show: it searches with words
+// of the instruction, buys the first listed product priced below the bound
+// (paging on only when the page has none), picks options the instruction
+// names, and so wins most tasks but not all (it cannot see attributes a title
+// leaves out).
+func TestWebShopSearchOracle(t *testing.T) {
+	ws := mustNew(t, "webshop", nil).(*WebShop)
+	tasks, err := ws.Tasks("train", 300, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bound := regexp.MustCompile(`price lower than ([0-9.]+) dollars`)
+	won := 0
+	for _, task := range tasks {
+		or, err := ws.SearchOracle(task)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ep, err := ws.Open(task)
+		if err != nil {
+			t.Fatal(err)
+		}
+		obs, err := ep.Reset()
+		if err != nil {
+			t.Fatal(err)
+		}
+		instr := obs.Text
+		upper, err := strconv.ParseFloat(bound.FindStringSubmatch(instr)[1], 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for turn := 0; ; turn++ {
+			reply, err := or.Next(obs)
+			if err != nil {
+				t.Fatalf("%s: %v", task.ID, err)
+			}
+			a, _ := ws.ParseAction(reply)
+			parts := strings.Split(obs.Text, sep)
+			switch {
+			case turn == 0:
+				q, ok := strings.CutPrefix(a, "search[")
+				if !ok || !strings.Contains(instr, strings.TrimSuffix(q, "]")) {
+					t.Fatalf("%s: first action %q does not search with the instruction's words: %s", task.ID, a, instr)
+				}
+			case strings.HasPrefix(parts[1], "Page "):
+				want := "click[next >]"
+				for i := 3; i < len(parts); i++ {
+					if p, ok := strings.CutPrefix(parts[i], "$"); ok {
+						if price, _ := strconv.ParseFloat(p, 64); price < upper {
+							want = "click[" + parts[i-2] + "]"
+							break
+						}
+					}
+				}
+				if a != want {
+					t.Fatalf("%s: on %q plays %q, want %q (bound %.2f)", task.ID, obs.Text, a, want, upper)
+				}
+			case a != "click[buy now]":
+				if o := strings.TrimSuffix(strings.TrimPrefix(a, "click["), "]"); !strings.Contains(instr, ": "+o) {
+					t.Fatalf("%s: clicks %q, an option the instruction does not name: %s", task.ID, a, instr)
+				}
+			}
+			res, err := ep.Step(a)
+			if err != nil || res.Info.Invalid {
+				t.Fatalf("%s: %q: err %v, invalid %v", task.ID, a, err, res.Info.Invalid)
+			}
+			obs = res.Observation
+			if res.Done {
+				if res.Info.Won {
+					won++
+				}
+				break
+			}
+		}
+	}
+	if won < len(tasks)/2 || won == len(tasks) {
+		t.Fatalf("search oracle won %d of %d tasks: want most, not all", won, len(tasks))
 	}
 }
