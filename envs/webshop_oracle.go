@@ -18,13 +18,13 @@ func (ws *WebShop) Oracle(t Task) (Oracle, error) {
 // SearchOracle shops as an agent that sees only the pages could: it searches
 // with the words of the instruction that name the product (its attributes and
 // type), pages through the results to the first product priced below the
-// instruction's bound, and buys it with those of the instruction's options it offers. It wins
-// only when that product has every asked-for attribute; the plain oracle
-// searches for the target's title, which a model can only guess.
+// instruction's bound, and buys it with those of the instruction's options it
+// offers. It wins only when that product has every asked-for attribute; the
+// plain oracle searches for the target's title, which a model can only guess.
 func (ws *WebShop) SearchOracle(t Task) (Oracle, error) {
 	return ws.oracle(t, func(e *wsEpisode) (string, bool) {
 		for _, i := range e.pageItems() {
-			if p := &e.ws.products[i]; p.Price < e.goal.PriceUpper {
+			if p := &ws.products[i]; p.Price < e.goal.PriceUpper {
 				return strings.ToLower(p.ASIN), true
 			}
 		}
