@@ -18,12 +18,19 @@ func mustNew(t testing.TB, name string, opts map[string]any) Env {
 // playOracle plays t with env's oracle and returns the transcript and the last result.
 func playOracle(t testing.TB, env Env, task Task) ([]string, StepResult) {
 	t.Helper()
+	return playWith(t, env, task, env.Oracle, nil)
+}
+
+// playWith plays t with the oracle that oracle makes, failing on an invalid
+// action; check, when given, sees each observation and the action played on it.
+func playWith(t testing.TB, env Env, task Task, oracle func(Task) (Oracle, error), check func(Observation, string)) ([]string, StepResult) {
+	t.Helper()
 	ep, err := env.Open(task)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ep.Close()
-	or, err := env.Oracle(task)
+	or, err := oracle(task)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,6 +47,9 @@ func playOracle(t testing.TB, env Env, task Task) ([]string, StepResult) {
 		action, ok := env.ParseAction(reply)
 		if !ok {
 			t.Fatalf("%s: oracle reply %q does not parse", task.ID, reply)
+		}
+		if check != nil {
+			check(obs, action)
 		}
 		res, err := ep.Step(action)
 		if err != nil {

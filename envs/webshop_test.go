@@ -221,32 +221,16 @@ func TestWebShopSearchOracle(t *testing.T) {
 	bound := regexp.MustCompile(`price lower than ([0-9.]+) dollars`)
 	won := 0
 	for _, task := range tasks {
-		or, err := ws.SearchOracle(task)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ep, err := ws.Open(task)
-		if err != nil {
-			t.Fatal(err)
-		}
-		obs, err := ep.Reset()
-		if err != nil {
-			t.Fatal(err)
-		}
-		instr := obs.Text
-		upper, err := strconv.ParseFloat(bound.FindStringSubmatch(instr)[1], 64)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for turn := 0; ; turn++ {
-			reply, err := or.Next(obs)
-			if err != nil {
-				t.Fatalf("%s: %v", task.ID, err)
-			}
-			a, _ := ws.ParseAction(reply)
+		var instr string
+		var upper float64
+		_, res := playWith(t, ws, task, ws.SearchOracle, func(obs Observation, a string) {
 			parts := strings.Split(obs.Text, sep)
 			switch {
-			case turn == 0:
+			case instr == "":
+				instr = obs.Text
+				if upper, err = strconv.ParseFloat(bound.FindStringSubmatch(instr)[1], 64); err != nil {
+					t.Fatal(err)
+				}
 				q, ok := strings.CutPrefix(a, "search[")
 				if !ok || !strings.Contains(instr, strings.TrimSuffix(q, "]")) {
 					t.Fatalf("%s: first action %q does not search with the instruction's words: %s", task.ID, a, instr)
@@ -269,17 +253,9 @@ func TestWebShopSearchOracle(t *testing.T) {
 					t.Fatalf("%s: clicks %q, an option the instruction does not name: %s", task.ID, a, instr)
 				}
 			}
-			res, err := ep.Step(a)
-			if err != nil || res.Info.Invalid {
-				t.Fatalf("%s: %q: err %v, invalid %v", task.ID, a, err, res.Info.Invalid)
-			}
-			obs = res.Observation
-			if res.Done {
-				if res.Info.Won {
-					won++
-				}
-				break
-			}
+		})
+		if res.Info.Won {
+			won++
 		}
 	}
 	if won < len(tasks)/2 || won == len(tasks) {
