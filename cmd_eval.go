@@ -44,19 +44,27 @@ func init() {
 			if t := c.Float64("temperature"); t >= 0 {
 				sets = append(sets, fmt.Sprintf("eval.temperature=%g", t))
 			}
-			cfg, err := trainer.LoadConfig(args[0], sets)
+			cfg, err := trainer.ResolveConfig(args[0], sets)
 			if err != nil {
 				return err
 			}
+			// Only the played model is opened, so only its file need exist.
 			switch model {
 			case "student":
+				cfg.Teacher.Model = cfg.Student.Model
 			case "teacher":
 				if adapter != "" {
 					return errors.New("--adapter applies to the student only")
 				}
+				if _, err := os.Stat(cfg.Teacher.Model); err != nil { // Validate would name student.model
+					return fmt.Errorf("config %s: teacher.model: %w", args[0], err)
+				}
 				cfg.Student.Model = cfg.Teacher.Model
 			default:
 				return fmt.Errorf("--model %q: want student or teacher", model)
+			}
+			if err := cfg.Validate(); err != nil {
+				return fmt.Errorf("config %s: %w", args[0], err)
 			}
 			env, err := envs.New(cfg.Env.Name, cfg.Env.Options)
 			if err != nil {
@@ -66,12 +74,12 @@ func init() {
 			if err != nil {
 				return err
 			}
-			ms, err := trainer.OpenNative(cfg, trainer.Need{Student: true, NSeq: min(len(tasks), 64), Adapter: adapter})
+			ms, err := trainer.OpenNative(&cfg, trainer.Need{Student: true, NSeq: min(len(tasks), 64), Adapter: adapter})
 			if err != nil {
 				return err
 			}
 			defer ms.Close()
-			r, err := trainer.Evaluate(ms.Student, env, tasks, cfg, cfg.Eval.Temperature)
+			r, err := trainer.Evaluate(ms.Student, env, tasks, &cfg, cfg.Eval.Temperature)
 			if err != nil {
 				return err
 			}

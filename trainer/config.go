@@ -134,26 +134,36 @@ func DefaultConfig() Config {
 // resolves model paths relative to the file, and validates. Unknown keys and
 // wrong types are errors naming the key.
 func LoadConfig(path string, sets []string) (*Config, error) {
-	cfg, err := ReadConfig(path)
+	cfg, err := ResolveConfig(path, sets)
 	if err != nil {
 		return nil, err
 	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return &cfg, nil
+}
+
+// ResolveConfig is LoadConfig without the validation, for callers that change
+// the config first (atod eval needs only the model it plays).
+func ResolveConfig(path string, sets []string) (Config, error) {
+	cfg, err := ReadConfig(path)
+	if err != nil {
+		return cfg, err
+	}
 	if err := cfg.Apply(sets); err != nil {
-		return nil, err
+		return cfg, err
 	}
 	// Absolute paths keep the run's written config.toml valid from anywhere.
 	dir := filepath.Dir(path)
 	for _, p := range []*string{&cfg.Student.Model, &cfg.Teacher.Model} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			if *p, err = filepath.Abs(filepath.Join(dir, *p)); err != nil {
-				return nil, err
+				return cfg, err
 			}
 		}
 	}
-	if err := cfg.Validate(); err != nil {
-		return nil, fmt.Errorf("config %s: %w", path, err)
-	}
-	return &cfg, nil
+	return cfg, nil
 }
 
 // ReadConfig decodes the config file at path over the defaults, rejecting

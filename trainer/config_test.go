@@ -103,6 +103,27 @@ func TestBadConfigsFailFastNamingTheKey(t *testing.T) {
 	}
 }
 
+// ResolveConfig applies the sets and resolves the paths but checks nothing:
+// a missing teacher file is LoadConfig's error, not its.
+func TestResolveConfigDoesNotValidate(t *testing.T) {
+	p := writeConfig(t, "")
+	sets := []string{"teacher.model=missing.gguf", "seed=9"}
+	c, err := ResolveConfig(p, sets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Seed != 9 || c.Teacher.Model != filepath.Join(filepath.Dir(p), "missing.gguf") {
+		t.Errorf("seed %d, teacher %q: want 9 and the path resolved against the config dir", c.Seed, c.Teacher.Model)
+	}
+	if _, err := LoadConfig(p, sets); err == nil || !strings.Contains(err.Error(), "teacher.model") {
+		t.Errorf("LoadConfig: err = %v, want the missing teacher", err)
+	}
+	c.Teacher.Model = c.Student.Model // what atod eval does for the student
+	if err := c.Validate(); err != nil {
+		t.Errorf("the student alone: %v", err)
+	}
+}
+
 // The shipped configs parse, validate and run ATOD on their env's tiny models.
 func TestShippedConfigs(t *testing.T) {
 	for p, env := range map[string]string{"../config.toml": "household", "../configs/webshop.toml": "webshop", "../configs/searchqa.toml": "searchqa"} {
