@@ -41,7 +41,7 @@ func saveCheckpoint(runDir string, l Learner, info checkpointInfo) error {
 		return fmt.Errorf("checkpoint state: %w", err)
 	}
 	b, _ := json.MarshalIndent(info, "", "  ")
-	if err := writeFileAtomic(filepath.Join(tmp, infoFile), b); err != nil {
+	if err := WriteFileAtomic(filepath.Join(tmp, infoFile), b); err != nil {
 		return err
 	}
 	final := filepath.Join(root, name)
@@ -51,7 +51,7 @@ func saveCheckpoint(runDir string, l Learner, info checkpointInfo) error {
 	if err := os.Rename(tmp, final); err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(root, "latest"), []byte(name+"\n"))
+	return WriteFileAtomic(filepath.Join(root, "latest"), []byte(name+"\n"))
 }
 
 func hasCheckpoint(runDir string) bool {

@@ -274,7 +274,7 @@ func writeJSON(path string, v any) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(path, b)
+	return WriteFileAtomic(path, b)
 }
 
 // fakeLearner trains the student's table by SGD on L = −(1/N) Σ A(t)·log π(y_t).

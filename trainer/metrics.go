@@ -191,29 +191,32 @@ func truncateMetrics(path string, step int) error {
 		keep.Write(line)
 		keep.WriteByte('\n')
 	}
-	if err := writeFileAtomic(path, keep.Bytes()); err != nil {
+	if err := WriteFileAtomic(path, keep.Bytes()); err != nil {
 		return fmt.Errorf("truncate metrics: %w", err)
 	}
 	return nil
 }
 
-// writeFileAtomic writes data to a temp file next to path, syncs it and renames it over path.
-func writeFileAtomic(path string, data []byte) error {
+// WriteFileAtomic writes data to a temp file next to path, syncs it and renames
+// it over path, so a crash leaves the old file or the new one, never a part.
+func WriteFileAtomic(path string, data []byte) error {
 	tmp := path + ".tmp"
 	f, err := os.Create(tmp)
 	if err != nil {
 		return err
 	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
-	if err := f.Close(); err != nil {
-		return err
+	if err == nil {
+		err = os.Rename(tmp, path)
 	}
-	return os.Rename(tmp, path)
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
 }

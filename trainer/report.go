@@ -49,7 +49,7 @@ func writeReport(runDir string) error {
 		return err
 	}
 	for name, svg := range plots {
-		if err := writeFileAtomic(filepath.Join(runDir, "plots", name), []byte(svg)); err != nil {
+		if err := WriteFileAtomic(filepath.Join(runDir, "plots", name), []byte(svg)); err != nil {
 			return err
 		}
 	}
@@ -68,5 +68,5 @@ func writeReport(runDir string) error {
 	}
 	b.WriteString("\n![held-out success](plots/success.svg)\n\n![λ](plots/lambda.svg)\n\n")
 	b.WriteString("![reverse KL](plots/reverse_kl.svg)\n\n![rollout success](plots/train.svg)\n")
-	return writeFileAtomic(filepath.Join(runDir, "report.md"), []byte(b.String()))
+	return WriteFileAtomic(filepath.Join(runDir, "report.md"), []byte(b.String()))
 }

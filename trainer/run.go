@@ -78,7 +78,7 @@ func Run(cfg *Config, o RunOptions) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := writeFileAtomic(filepath.Join(dir, "config.toml"), resolved); err != nil {
+	if err := WriteFileAtomic(filepath.Join(dir, "config.toml"), resolved); err != nil {
 		return nil, err
 	}
 
