@@ -6,7 +6,9 @@ OLLAMA_MOD  := github.com/ollama/ollama
 OLLAMA_DIR  := $(shell $(GO) mod download $(OLLAMA_MOD) >/dev/null 2>&1; $(GO) list -m -f '{{.Dir}}' $(OLLAMA_MOD))
 LLAMA_INC   := -I$(OLLAMA_DIR)/llama/llama.cpp/include -I$(OLLAMA_DIR)/llama/llama.cpp/src -I$(OLLAMA_DIR)/ml/backend/ggml/ggml/include
 # ggml's CPU kernels choose AVX2/AVX-512/FMA at compile time: build for this host.
-ARCH_FLAGS  ?= -march=native
+# AMX is left out on x86: with it ggml-cpu.cpp calls into amx/amx.cpp, a folder the
+# ggml Go package does not compile, and the link fails on AMX processors (Sapphire Rapids).
+ARCH_FLAGS  ?= -march=native $(if $(filter x86_64,$(shell uname -m)),-mno-amx-tile -mno-amx-int8 -mno-amx-bf16)
 
 export CGO_ENABLED  := 1
 export CGO_CPPFLAGS := $(LLAMA_INC)
