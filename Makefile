@@ -24,8 +24,12 @@ all: atod
 atod:
 	$(GO) build -o atod .
 
+# The algorithm, rollout, run, sft and envs packages must build and pass without cgo.
+PURE_PKGS := ./model ./trainer ./trainer/atod ./trainer/rollout ./trainer/fake ./sft ./envs/...
+
 test:
 	$(GO) vet ./...
+	CGO_ENABLED=0 $(GO) test $(PURE_PKGS)
 	$(GO) test -timeout $(TEST_TIMEOUT) ./...
 
 bench:

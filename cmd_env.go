@@ -18,7 +18,7 @@ func init() {
 		Subcommands: []*cli.Command{{
 			Name:      "play",
 			Usage:     "play one task of an env: you type the actions, or the oracle plays (--oracle)",
-			ArgsUsage: "NAME (household, webshop, searchqa, remote)",
+			ArgsUsage: "NAME (" + strings.Join(envs.Names(), ", ") + ")",
 			Flags: []cli.Flag{
 				&cli.Int64Flag{Name: "seed", Value: 1, Usage: "task seed"},
 				&cli.StringFlag{Name: "split", Value: "train", Usage: "task split"},

@@ -11,6 +11,8 @@ import (
 
 	"github.com/atod-dev/atod/envs"
 	"github.com/atod-dev/atod/trainer"
+	"github.com/atod-dev/atod/trainer/native"
+	"github.com/atod-dev/atod/trainer/rollout"
 )
 
 func init() {
@@ -48,38 +50,36 @@ func init() {
 			if err != nil {
 				return err
 			}
-			// Only the played model is opened, so only its file need exist.
-			switch model {
-			case "student":
-				cfg.Teacher.Model = cfg.Student.Model
-			case "teacher":
-				if adapter != "" {
-					return errors.New("--adapter applies to the student only")
-				}
-				if _, err := os.Stat(cfg.Teacher.Model); err != nil { // Validate would name student.model
-					return fmt.Errorf("config %s: teacher.model: %w", args[0], err)
-				}
-				cfg.Student.Model = cfg.Teacher.Model
-			default:
-				return fmt.Errorf("--model %q: want student or teacher", model)
+			if model == "teacher" && adapter != "" {
+				return errors.New("--adapter applies to the student only")
 			}
-			if err := cfg.Validate(); err != nil {
+			// Only the played model is opened, so only its file need exist.
+			if err := cfg.ValidateEval(model); err != nil {
 				return fmt.Errorf("config %s: %w", args[0], err)
 			}
 			env, err := envs.New(cfg.Env.Name, cfg.Env.Options)
 			if err != nil {
 				return err
 			}
-			tasks, err := env.Tasks(cfg.Eval.Split, cfg.Eval.Tasks, cfg.Seed)
+			ev, err := cfg.Evaluator(env, cfg.Eval.Split, cfg.Eval.Tasks, cfg.Seed, cfg.Eval.Temperature)
 			if err != nil {
 				return err
 			}
-			ms, err := trainer.OpenNative(&cfg, trainer.Need{Student: true, NSeq: min(len(tasks), 64), Adapter: adapter})
+			nseq := min(len(ev.Tasks), 64)
+			need := trainer.Need{Student: true, NSeq: nseq, Weights: adapter}
+			if model == "teacher" {
+				need = trainer.Need{Teacher: true, NSeq: nseq}
+			}
+			ms, err := native.Open(&cfg, need)
 			if err != nil {
 				return err
 			}
 			defer ms.Close()
-			r, err := trainer.Evaluate(ms.Student, env, tasks, &cfg, cfg.Eval.Temperature)
+			lm := ms.Student
+			if model == "teacher" {
+				lm = ms.Teacher
+			}
+			r, err := ev.Play(lm)
 			if err != nil {
 				return err
 			}
@@ -95,7 +95,7 @@ func init() {
 	})
 }
 
-func writeTranscripts(path string, eps []trainer.EvalEpisode) error {
+func writeTranscripts(path string, eps []rollout.EvalEpisode) error {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	for _, e := range eps {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/atod-dev/atod/gguf"
 	"github.com/atod-dev/atod/trainer"
 )
 
@@ -51,7 +52,7 @@ func init() {
 			if base == "" {
 				return errors.New("export --merge: --base MODEL.gguf is needed when exporting a bare adapter")
 			}
-			if err := trainer.MergeAdapter(base, src, out); err != nil {
+			if err := gguf.MergeLoRA(base, src, out); err != nil {
 				return err
 			}
 			fmt.Printf("merged %s + %s → %s\n", base, src, out)

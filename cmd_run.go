@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/atod-dev/atod/trainer"
+	"github.com/atod-dev/atod/trainer/native"
 )
 
 // setList collects repeated --set key=value flags without splitting on commas
@@ -50,7 +51,7 @@ func init() {
 			if err != nil {
 				return err
 			}
-			sum, err := trainer.Run(cfg, trainer.RunOptions{Open: trainer.OpenNative, Resume: resume != "", Log: os.Stdout})
+			sum, err := trainer.Run(cfg, trainer.RunOptions{Open: native.Open, Resume: resume != "", Log: os.Stdout})
 			if err != nil {
 				return err
 			}

@@ -10,6 +10,7 @@ import (
 	"github.com/atod-dev/atod/envs"
 	"github.com/atod-dev/atod/sft"
 	"github.com/atod-dev/atod/trainer"
+	"github.com/atod-dev/atod/trainer/native"
 )
 
 func init() {
@@ -31,13 +32,13 @@ func init() {
 			&cli.IntFlag{Name: "batch", Value: 8, Usage: "sequences per optimizer step"},
 			&cli.BoolFlag{Name: "full", Usage: "train every weight (tiny models)"},
 			&cli.BoolFlag{Name: "lora", Usage: "train a LoRA adapter (the default)"},
-			&cli.Float64Flag{Name: "lr", Value: 1e-3, Usage: "peak learning rate"},
-			&cli.Int64Flag{Name: "seed", Value: 1, Usage: "seed of the train tasks, the shuffle and the LoRA init"},
+			&cli.Float64Flag{Name: "lr", Usage: "peak learning rate: optim.lr"},
+			&cli.Int64Flag{Name: "seed", Usage: "seed of the train tasks, the shuffle and the LoRA init: seed"},
 			&cli.IntFlag{Name: "eval-tasks", Value: 32, Usage: "held-out tasks evaluated greedily (0 = none)"},
 			&cli.StringFlag{Name: "eval-split", Value: "test", Usage: "split of the held-out tasks"},
 			&cli.Int64Flag{Name: "eval-seed", Value: 1, Usage: "seed that draws the held-out tasks"},
 			&cli.IntFlag{Name: "eval-every", Usage: "epochs between evaluations (0 = only after the last)"},
-			&cli.IntFlag{Name: "threads", Usage: "CPU threads (0 = all)"},
+			&cli.IntFlag{Name: "threads", Usage: "CPU threads (0 = all): backend.threads"},
 			&cli.StringSliceFlag{Name: "set", Usage: "run-config override key=value as in `atod run --set` (rollout.*, optim.*, lora.*, sampling.*)"},
 			&cli.BoolFlag{Name: "explore", Usage: "demos from the searching oracle, which acts only on what it has seen (household: looks into receptacles in the listed order; webshop: searches with the instruction's words, buys the first product under the price bound), instead of the all-knowing one"},
 			&cli.Float64Flag{Name: "mistakes", Usage: "chance, before each oracle turn, of first playing a wrong action the env rejects (not a target): teaches carrying on after one"},
@@ -69,7 +70,6 @@ func runSFT(c *cli.Context) error {
 	} else {
 		cfg.Env.Name = c.String("env")
 	}
-	cfg.Seed = c.Int64("seed")
 	for _, kv := range c.StringSlice("opt") {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok {
@@ -77,9 +77,14 @@ func runSFT(c *cli.Context) error {
 		}
 		cfg.Env.Options[k] = v
 	}
-	cfg.Optim.LR = c.Float64("lr")
-	cfg.Backend.Threads = c.Int("threads")
-	if err := cfg.Apply(c.StringSlice("set")); err != nil {
+	// --lr, --seed and --threads are spellings of config keys, with the config's defaults.
+	var sets []string
+	for flag, key := range map[string]string{"lr": "optim.lr", "seed": "seed", "threads": "backend.threads"} {
+		if c.IsSet(flag) {
+			sets = append(sets, key+"="+c.String(flag))
+		}
+	}
+	if err := cfg.Apply(append(sets, c.StringSlice("set")...)); err != nil {
 		return fmt.Errorf("sft: %w", err)
 	}
 	play := sft.DemoOptions{MaxTurns: cfg.Rollout.MaxTurns, Explore: c.Bool("explore"), Mistakes: c.Float64("mistakes"),
@@ -90,12 +95,12 @@ func runSFT(c *cli.Context) error {
 	if c.String("model") == "" || c.String("out") == "" {
 		return fmt.Errorf("sft: --model and --out are required")
 	}
-	cfg.Student.Model, cfg.Teacher.Model = c.String("model"), c.String("model")
+	cfg.Student.Model = c.String("model")
 	if c.Bool("full") {
 		// The training graph takes no LoRA shape in full-weights mode.
 		cfg.LoRA = trainer.LoRAConfig{FullWeights: true}
 	}
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.ValidateSFT(); err != nil {
 		return fmt.Errorf("sft: %w", err)
 	}
 	o := sft.Options{
@@ -103,7 +108,7 @@ func runSFT(c *cli.Context) error {
 		EvalTasks: c.Int("eval-tasks"), EvalSplit: c.String("eval-split"), EvalSeed: c.Int64("eval-seed"),
 		EvalEvery: c.Int("eval-every"), Log: c.App.Writer,
 	}
-	res, err := sft.Run(&cfg, o, trainer.OpenNative)
+	res, err := sft.Run(&cfg, o, native.Open)
 	if err != nil {
 		return err
 	}

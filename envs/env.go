@@ -1,25 +1,19 @@
-// Package envs holds the multi-turn text environments the trainer plays:
-// household (ALFWorld-like), webshop (WebShop-like), searchqa (Search-R1-like)
-// and remote (a client for AgentGym-style servers), together with the prompt
-// rendering and action parsing they share.
+// Package envs defines the multi-turn text environments the trainer plays: the
+// Env, Episode and Oracle interfaces, a registry of envs by name, the prompt
+// rendering, and the action parsing and task drawing the envs share.
 //
-// Where the built-in envs differ from the originals, on purpose:
-//   - household omits ALFWorld's "-= Welcome to TextWorld, ALFRED! =-" banner
-//     (as AgentGym does) and its "help" command; the desklamp is the only lamp.
-//   - webshop pages show the instruction only on the search page, have no
-//     Reviews page, and list page_size results (5) per page to keep prompts short.
-//     Its reward is WebShop's, with fuzz.token_set_ratio ported exactly
-//     (python-Levenshtein ratio) and spaCy's noun tagging replaced by a word
-//     list (see nouns). With the real data, a product's price is its lowest
-//     listed price and goals are shuffled by our own seeded generator.
-//   - searchqa's corpus and questions are generated; its built-in retriever is
-//     BM25 over title (weighted 3×) and text.
+// The built-in envs are sub-packages: household (ALFWorld-like), webshop
+// (WebShop-like), searchqa (Search-R1-like) and remote (a client for
+// AgentGym-style servers). Each registers itself when imported; import
+// envs/builtin for all of them.
 package envs
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // Task names one episode: the env regenerates it from Split and Seed.
@@ -83,142 +77,66 @@ type Oracle interface {
 	Next(obs Observation) (reply string, err error)
 }
 
-// New builds an env by name: "household", "webshop", "searchqa" or "remote".
-// Options are documented on each constructor; unknown keys are errors so typos surface.
-func New(name string, opts map[string]any) (Env, error) {
-	o := options(opts)
-	var (
-		env Env
-		err error
-	)
-	switch name {
-	case "household":
-		env, err = NewHousehold(o)
-	case "webshop":
-		env, err = NewWebShop(o)
-	case "searchqa":
-		env, err = NewSearchQA(o)
-	case "remote":
-		env, err = NewRemote(o)
-	default:
-		return nil, fmt.Errorf("envs: unknown env %q (want household, webshop, searchqa or remote)", name)
+// ErrNotReset and ErrEpisodeOver are the misuse errors of Episode.Step.
+var (
+	ErrNotReset    = errors.New("episode not reset")
+	ErrEpisodeOver = errors.New("episode is over")
+)
+
+var (
+	registryMu sync.RWMutex
+	registry   = map[string]func(Options) (Env, error){}
+)
+
+// Register makes an env available to New under name; open reads the options
+// documented on the env's constructor. It is meant to be called from the init
+// function of the env's package, and panics if name is already registered or
+// open is nil.
+func Register(name string, open func(opts Options) (Env, error)) {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	if open == nil {
+		panic("envs: Register of " + name + " with nil open")
 	}
+	if _, dup := registry[name]; dup {
+		panic("envs: Register called twice for " + name)
+	}
+	registry[name] = open
+}
+
+// Names returns the registered env names, sorted.
+func Names() []string {
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	names := make([]string, 0, len(registry))
+	for name := range registry {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// New builds the env registered as name. Options are documented on each
+// constructor; unknown keys are errors so typos surface.
+func New(name string, opts map[string]any) (Env, error) {
+	registryMu.RLock()
+	open := registry[name]
+	registryMu.RUnlock()
+	if open == nil {
+		names := Names()
+		if len(names) == 0 {
+			// The usual cause: a program or test that imports no env package.
+			return nil, fmt.Errorf("envs: unknown env %q (no env registered: import envs/builtin)", name)
+		}
+		want := names[len(names)-1]
+		if len(names) > 1 {
+			want = strings.Join(names[:len(names)-1], ", ") + " or " + want
+		}
+		return nil, fmt.Errorf("envs: unknown env %q (want %s)", name, want)
+	}
+	env, err := open(Options(opts))
 	if err != nil {
 		return nil, fmt.Errorf("envs: %s: %w", name, err)
 	}
 	return env, nil
-}
-
-// options reads typed values out of a config map (TOML, JSON or command-line strings).
-type options map[string]any
-
-func (o options) int(key string, def int) (int, error) {
-	v, ok := o[key]
-	if !ok {
-		return def, nil
-	}
-	switch x := v.(type) {
-	case int:
-		return x, nil
-	case int64:
-		return int(x), nil
-	case float64:
-		if x != float64(int(x)) {
-			return 0, fmt.Errorf("option %s: %v is not an integer", key, x)
-		}
-		return int(x), nil
-	case string:
-		var n int
-		if _, err := fmt.Sscan(x, &n); err != nil {
-			return 0, fmt.Errorf("option %s: %q is not an integer", key, x)
-		}
-		return n, nil
-	}
-	return 0, fmt.Errorf("option %s: %T is not an integer", key, v)
-}
-
-func (o options) float(key string, def float64) (float64, error) {
-	v, ok := o[key]
-	if !ok {
-		return def, nil
-	}
-	switch x := v.(type) {
-	case int:
-		return float64(x), nil
-	case int64:
-		return float64(x), nil
-	case float64:
-		return x, nil
-	case string:
-		var f float64
-		if _, err := fmt.Sscan(x, &f); err != nil {
-			return 0, fmt.Errorf("option %s: %q is not a number", key, x)
-		}
-		return f, nil
-	}
-	return 0, fmt.Errorf("option %s: %T is not a number", key, v)
-}
-
-func (o options) str(key, def string) (string, error) {
-	v, ok := o[key]
-	if !ok {
-		return def, nil
-	}
-	s, ok := v.(string)
-	if !ok {
-		return "", fmt.Errorf("option %s: %T is not a string", key, v)
-	}
-	return s, nil
-}
-
-// list reads a list of strings: a TOML/JSON array, or one comma-separated string.
-func (o options) list(key string) ([]string, error) {
-	var items []string
-	switch x := o[key].(type) {
-	case nil:
-	case string:
-		items = strings.Split(x, ",")
-	case []string:
-		items = x
-	case []any:
-		for _, v := range x {
-			s, ok := v.(string)
-			if !ok {
-				return nil, fmt.Errorf("option %s: element %T is not a string", key, v)
-			}
-			items = append(items, s)
-		}
-	default:
-		return nil, fmt.Errorf("option %s: %T is not a list of strings", key, x)
-	}
-	var out []string
-	for _, s := range items {
-		if s = strings.TrimSpace(s); s != "" {
-			out = append(out, s)
-		}
-	}
-	return out, nil
-}
-
-// check rejects keys outside known.
-func (o options) check(known ...string) error {
-	var bad []string
-	for k := range o {
-		found := false
-		for _, n := range known {
-			if k == n {
-				found = true
-				break
-			}
-		}
-		if !found {
-			bad = append(bad, k)
-		}
-	}
-	if len(bad) > 0 {
-		sort.Strings(bad)
-		sort.Strings(known)
-		return fmt.Errorf("unknown option(s) %s (known: %s)", strings.Join(bad, ", "), strings.Join(known, ", "))
-	}
-	return nil
 }

@@ -3,10 +3,9 @@ package envs
 import (
 	"fmt"
 	"strings"
-)
 
-// Message is one chat message; Role is "system", "user" or "assistant".
-type Message struct{ Role, Content string }
+	"github.com/atod-dev/atod/model"
+)
 
 // Turn is one step of an episode: Obs is the observation the Reply answered
 // (turns[0].Obs is the first observation), Reply the model's whole reply.
@@ -48,21 +47,22 @@ func RenderObservation(pc PromptConfig, o Observation) string {
 // "full": system, user(firstObs), assistant(reply 1), user(obs after reply 1), …,
 // user(current); each call's result is a prefix of the next call's.
 // "last": system, user(task + last N turns + current), rebuilt every turn.
-func Messages(env Env, pc PromptConfig, firstObs Observation, turns []Turn, current Observation) []Message {
-	msgs := []Message{{Role: "system", Content: SystemPrompt(env, pc)}}
+// Roles are "system", "user" and "assistant".
+func Messages(env Env, pc PromptConfig, firstObs Observation, turns []Turn, current Observation) []model.Message {
+	msgs := []model.Message{{Role: "system", Content: SystemPrompt(env, pc)}}
 	if len(turns) == 0 {
-		return append(msgs, Message{Role: "user", Content: RenderObservation(pc, firstObs)})
+		return append(msgs, model.Message{Role: "user", Content: RenderObservation(pc, firstObs)})
 	}
 	if pc.History != "last" {
-		msgs = append(msgs, Message{Role: "user", Content: RenderObservation(pc, firstObs)})
+		msgs = append(msgs, model.Message{Role: "user", Content: RenderObservation(pc, firstObs)})
 		for i, t := range turns {
 			next := current
 			if i+1 < len(turns) {
 				next = turns[i+1].Obs
 			}
 			msgs = append(msgs,
-				Message{Role: "assistant", Content: t.Reply},
-				Message{Role: "user", Content: RenderObservation(pc, next)})
+				model.Message{Role: "assistant", Content: t.Reply},
+				model.Message{Role: "user", Content: RenderObservation(pc, next)})
 		}
 		return msgs
 	}
@@ -82,7 +82,7 @@ func Messages(env Env, pc PromptConfig, firstObs Observation, turns []Turn, curr
 		fmt.Fprintf(&b, "\n[Observation %d: %q, Action %d: %q]", i+1, turns[i].Obs.Text, i+1, action)
 	}
 	fmt.Fprintf(&b, "\n\nCurrent observation (step %d):\n%s", len(turns)+1, RenderObservation(pc, current))
-	return append(msgs, Message{Role: "user", Content: b.String()})
+	return append(msgs, model.Message{Role: "user", Content: b.String()})
 }
 
 // clip shortens s to at most n bytes on a rune boundary.

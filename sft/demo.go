@@ -46,7 +46,7 @@ type DemoOptions struct {
 }
 
 // searcher is an env whose oracle can also play without knowing where things
-// are (envs.Household.SearchOracle, envs.WebShop.SearchOracle).
+// are (household.Household.SearchOracle, webshop.WebShop.SearchOracle).
 type searcher interface {
 	SearchOracle(t envs.Task) (envs.Oracle, error)
 }

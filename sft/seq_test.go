@@ -1,62 +1,18 @@
 package sft
 
 import (
-	"fmt"
 	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/atod-dev/atod/envs"
+	_ "github.com/atod-dev/atod/envs/builtin"
+	"github.com/atod-dev/atod/model"
+	"github.com/atod-dev/atod/trainer/fake"
+	"github.com/atod-dev/atod/trainer/rollout"
 )
 
-// fakeChat renders chatml and tokenizes one token per byte, with the two
-// control tokens as ids 256 (<|im_start|>) and 257 (<|im_end|>, the EOG).
-type fakeChat struct{}
-
-const imStart, imEnd = 256, 257
-
-func (fakeChat) ApplyChatTemplate(msgs []envs.Message, addAssistant bool) (string, error) {
-	var b strings.Builder
-	for _, m := range msgs {
-		fmt.Fprintf(&b, "<|im_start|>%s\n%s<|im_end|>\n", m.Role, m.Content)
-	}
-	if addAssistant {
-		b.WriteString("<|im_start|>assistant\n")
-	}
-	return b.String(), nil
-}
-
-func (fakeChat) Tokenize(text string, parseSpecial bool) ([]int32, error) {
-	var out []int32
-	for len(text) > 0 {
-		switch {
-		case parseSpecial && strings.HasPrefix(text, "<|im_start|>"):
-			out, text = append(out, imStart), text[len("<|im_start|>"):]
-		case parseSpecial && strings.HasPrefix(text, "<|im_end|>"):
-			out, text = append(out, imEnd), text[len("<|im_end|>"):]
-		default:
-			out, text = append(out, int32(text[0])), text[1:]
-		}
-	}
-	return out, nil
-}
-
-func (fakeChat) IsEOG(t int32) bool { return t == imEnd }
-
-func detok(toks []int32) string {
-	var b strings.Builder
-	for _, t := range toks {
-		switch t {
-		case imStart:
-			b.WriteString("<|im_start|>")
-		case imEnd:
-			b.WriteString("<|im_end|>")
-		default:
-			b.WriteByte(byte(t))
-		}
-	}
-	return b.String()
-}
+func detok(toks []int32) string { return fake.Chat{}.Detokenize(toks, true) }
 
 // targets is the text of the masked-in tokens, one string per run of targets.
 func targets(t *testing.T, toks []int32, mask []bool, w []float32) []string {
@@ -98,7 +54,7 @@ func TestSequencesFullHistory(t *testing.T) {
 	}
 	pc := envs.PromptConfig{History: "full", ShowAdmissible: true}
 	d := testDemo()
-	seqs, cut, err := Sequences(fakeChat{}, env, pc, d, 1<<20)
+	seqs, cut, err := Sequences(fake.Chat{}, env, pc, d, 1<<20)
 	if err != nil || cut != 0 || len(seqs) != 1 {
 		t.Fatalf("got %d sequences, %d cut, %v", len(seqs), cut, err)
 	}
@@ -118,7 +74,7 @@ func TestSequencesFullHistory(t *testing.T) {
 		t.Fatalf("targets %q, want %q", got, wantT)
 	}
 
-	short, cut, err := Sequences(fakeChat{}, env, pc, d, 40)
+	short, cut, err := Sequences(fake.Chat{}, env, pc, d, 40)
 	if err != nil || cut != 1 || len(short[0].Tokens) != 40 || len(short[0].Mask) != 40 || len(short[0].Weights) != 40 {
 		t.Fatalf("cut to 40: %d cut, %v", cut, err)
 	}
@@ -131,13 +87,13 @@ func TestSequencesLastHistory(t *testing.T) {
 	}
 	pc := envs.PromptConfig{History: "last", LastN: 1}
 	d := testDemo()
-	seqs, _, err := Sequences(fakeChat{}, env, pc, d, 1<<20)
+	seqs, _, err := Sequences(fake.Chat{}, env, pc, d, 1<<20)
 	if err != nil || len(seqs) != 2 {
 		t.Fatalf("got %d sequences, %v", len(seqs), err)
 	}
 	for k, s := range seqs {
 		msgs := envs.Messages(env, pc, d.First, d.Turns[:k], d.Turns[k].Obs)
-		prompt, _ := fakeChat{}.ApplyChatTemplate(msgs, true)
+		prompt, _ := fake.Chat{}.ApplyChatTemplate(msgs, true)
 		if got, want := detok(s.Tokens), prompt+d.Turns[k].Reply+"<|im_end|>"; got != want {
 			t.Fatalf("turn %d: %q, want %q", k, got, want)
 		}
@@ -159,7 +115,7 @@ func TestSequencesSkipMistakes(t *testing.T) {
 	d.Turns = []envs.Turn{d.Turns[0], bad, {Obs: envs.Observation{Text: "Nothing happens."}, Reply: d.Turns[1].Reply}}
 	d.Mistake = []bool{false, true, false}
 	want := []string{"<action>go to drawer 1</action><|im_end|>", "<action>open drawer 1</action><|im_end|>"}
-	full, _, err := Sequences(fakeChat{}, env, envs.PromptConfig{History: "full"}, d, 1<<20)
+	full, _, err := Sequences(fake.Chat{}, env, envs.PromptConfig{History: "full"}, d, 1<<20)
 	if err != nil || len(full) != 1 {
 		t.Fatalf("full: %d sequences, %v", len(full), err)
 	}
@@ -169,7 +125,7 @@ func TestSequencesSkipMistakes(t *testing.T) {
 	if !strings.Contains(detok(full[0].Tokens), "<action>look</action><|im_end|>") {
 		t.Fatal("full: the mistake is missing from the transcript")
 	}
-	last, _, err := Sequences(fakeChat{}, env, envs.PromptConfig{History: "last"}, d, 1<<20)
+	last, _, err := Sequences(fake.Chat{}, env, envs.PromptConfig{History: "last"}, d, 1<<20)
 	if err != nil || len(last) != 3 {
 		t.Fatalf("last: %d sequences, %v", len(last), err)
 	}
@@ -179,5 +135,95 @@ func TestSequencesSkipMistakes(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("last: targets %q, want %q", got, want)
+	}
+}
+
+// scripted replies with the next of its replies in every sequence, as if it had
+// sampled exactly those tokens and stopped at a stop string.
+type scripted struct {
+	fake.Chat
+	replies []string
+	next    map[int]int
+}
+
+func (s *scripted) NSeq() int                { return 4 }
+func (s *scripted) NCtx() int                { return 1 << 20 }
+func (s *scripted) ClearAll()                {}
+func (s *scripted) Close()                   {}
+func (s *scripted) LoadWeights(string) error { return nil }
+func (s *scripted) Score([]model.ScoreRequest) ([]model.ScoreResult, error) {
+	return nil, nil
+}
+
+func (s *scripted) Generate(reqs []model.GenRequest) ([]model.GenResult, error) {
+	out := make([]model.GenResult, len(reqs))
+	for i, r := range reqs {
+		text := s.replies[s.next[r.Seq]]
+		s.next[r.Seq]++
+		toks, _ := s.Tokenize(text, false)
+		out[i] = model.GenResult{Tokens: toks, Text: text, LogProbs: make([]float32, len(toks)),
+			Entropies: make([]float32, len(toks)), Stop: "stop"}
+	}
+	return out, nil
+}
+
+// The token contract: for the same replies, SFT's sequences are the tokens a
+// rollout's transcript holds, plus the end-of-generation token that closes the
+// last reply (a rollout leaves it to the next prompt), and SFT's targets are the
+// rollout's action tokens plus the closing tokens.
+func TestSequencesAreRolloutTranscripts(t *testing.T) {
+	env := fake.Echo{Turns: 3}
+	tasks, _ := env.Tasks("train", 1, 1)
+	ep, _ := env.Open(tasks[0])
+	first, _ := ep.Reset()
+	d := Demo{Task: tasks[0], First: first, Won: true}
+	obs := first
+	for range 3 {
+		reply := "say " + obs.Text[len(obs.Text)-1:]
+		d.Turns = append(d.Turns, envs.Turn{Obs: obs, Reply: reply})
+		res, _ := ep.Step(obs.Text[len(obs.Text)-1:])
+		obs = res.Observation
+	}
+	var replies []string
+	for _, tr := range d.Turns {
+		replies = append(replies, tr.Reply)
+	}
+	for _, history := range []string{"full", "last"} {
+		pc := envs.PromptConfig{History: history, LastN: 1}
+		seqs, _, err := Sequences(fake.Chat{}, env, pc, d, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lm := &scripted{replies: replies, next: map[int]int{}}
+		spec := rollout.Spec{Prompt: pc, Sampling: model.Sampling{MaxTokens: 16}, MaxTurns: 3,
+			Seed: func(int, int, int) uint64 { return 0 }}
+		eps, err := rollout.Play(lm, env, tasks, 1, spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := eps[0]
+		if len(e.Seqs) != len(seqs) {
+			t.Fatalf("%s: rollout has %d sequences, SFT %d", history, len(e.Seqs), len(seqs))
+		}
+		for i, s := range seqs {
+			n := len(s.Tokens) - 1
+			if !lm.IsEOG(s.Tokens[n]) || !reflect.DeepEqual(s.Tokens[:n], e.Seqs[i]) {
+				t.Fatalf("%s: sequence %d\nSFT     %q\nrollout %q", history, i, detok(s.Tokens), detok(e.Seqs[i]))
+			}
+			want := make([]bool, len(s.Tokens))
+			for _, tr := range e.Turns {
+				if tr.Seq == i {
+					for j := tr.Start; j < tr.Start+tr.N; j++ {
+						want[j] = true
+					}
+					if j := tr.Start + tr.N; j < len(want) && lm.IsEOG(s.Tokens[j]) {
+						want[j] = true
+					}
+				}
+			}
+			if !reflect.DeepEqual(s.Mask, want) {
+				t.Errorf("%s: sequence %d: SFT targets %v, rollout actions and closings %v", history, i, s.Mask, want)
+			}
+		}
 	}
 }

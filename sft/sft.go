@@ -8,7 +8,9 @@ import (
 	"time"
 
 	"github.com/atod-dev/atod/envs"
+	"github.com/atod-dev/atod/model"
 	"github.com/atod-dev/atod/trainer"
+	"github.com/atod-dev/atod/trainer/rollout"
 )
 
 // Options are the behaviour-cloning settings that a trainer.Config has no key
@@ -48,7 +50,7 @@ type Result struct {
 // Eval is a held-out evaluation after an epoch (0 = before training).
 type Eval struct {
 	Epoch int
-	trainer.EvalResult
+	rollout.EvalResult
 }
 
 // StepsFor is the number of optimizer steps a run of o takes on n sequences;
@@ -56,7 +58,7 @@ type Eval struct {
 func StepsFor(o Options, n int) int { return o.Epochs * ((n + o.Batch - 1) / o.Batch) }
 
 // Run clones the oracle of cfg.Env into cfg.Student.Model and writes the
-// result to o.Out. open loads the models (trainer.OpenNative in the CLI).
+// result to o.Out. open loads the models (native.Open in the CLI).
 func Run(cfg *trainer.Config, o Options, open trainer.Opener) (*Result, error) {
 	if o.Tasks < 1 || o.Epochs < 1 || o.Batch < 1 || o.Out == "" {
 		return nil, fmt.Errorf("sft: want tasks, epochs, batch ≥ 1 and an output path (got %d, %d, %d, %q)", o.Tasks, o.Epochs, o.Batch, o.Out)
@@ -102,7 +104,7 @@ func Run(cfg *trainer.Config, o Options, open trainer.Opener) (*Result, error) {
 	defer models.Close()
 
 	res := &Result{Demos: len(demos), Lost: lost, Steps: run.Steps}
-	var seqs []trainer.TrainSeq
+	var seqs []model.TrainSeq
 	for _, d := range demos {
 		s, cut, err := Sequences(models.Student, env, pc, d, run.Rollout.Context)
 		if err != nil {
@@ -119,14 +121,12 @@ func Run(cfg *trainer.Config, o Options, open trainer.Opener) (*Result, error) {
 	fmt.Fprintf(o.Log, "sft: %d oracle demos (%d lost), %d sequences of %d tokens on average (%d cut to %d), %d steps\n",
 		len(demos), lost, len(seqs), ntok/len(seqs), res.Cut, run.Rollout.Context, run.Steps)
 
-	var evalTasks []envs.Task
-	if o.EvalTasks > 0 {
-		if evalTasks, err = env.Tasks(o.EvalSplit, o.EvalTasks, o.EvalSeed); err != nil {
-			return nil, fmt.Errorf("eval tasks: %w", err)
-		}
+	ev, err := run.Evaluator(env, o.EvalSplit, o.EvalTasks, o.EvalSeed, 0)
+	if err != nil {
+		return nil, err
 	}
 	evaluate := func(epoch int) error {
-		r, err := trainer.Evaluate(models.Student, env, evalTasks, &run, 0)
+		r, err := ev.Play(models.Student)
 		if err != nil {
 			return fmt.Errorf("eval after epoch %d: %w", epoch, err)
 		}
@@ -135,7 +135,7 @@ func Run(cfg *trainer.Config, o Options, open trainer.Opener) (*Result, error) {
 			epoch, r.Success, r.MeanReturn, r.InvalidRate, r.EpisodeLen, r.Tasks, o.EvalSplit, r.Seconds)
 		return nil
 	}
-	if len(evalTasks) > 0 && o.EvalEvery > 0 {
+	if len(ev.Tasks) > 0 && o.EvalEvery > 0 {
 		if err := evaluate(0); err != nil {
 			return nil, err
 		}
@@ -152,17 +152,14 @@ func Run(cfg *trainer.Config, o Options, open trainer.Opener) (*Result, error) {
 		res.Epochs = append(res.Epochs, st)
 		fmt.Fprintf(o.Log, "epoch %d: loss %.4f (%d tokens, %d skipped steps, %.1fs)\n", e, st.Loss, st.Tokens, st.Skipped, st.Seconds)
 		last := e == o.Epochs
-		if !last && (len(evalTasks) == 0 || o.EvalEvery == 0 || e%o.EvalEvery != 0) {
+		if !last && (len(ev.Tasks) == 0 || o.EvalEvery == 0 || e%o.EvalEvery != 0) {
 			continue
 		}
 		// Full weights: Out is a whole model; LoRA: an adapter over the base.
-		if err := models.Learner.SaveAdapter(o.Out); err != nil {
-			return nil, fmt.Errorf("save %s: %w", o.Out, err)
+		if err := models.SyncWeights(o.Out); err != nil {
+			return nil, fmt.Errorf("%s: %w", o.Out, err)
 		}
-		if len(evalTasks) > 0 {
-			if err := models.Student.SetAdapter(o.Out); err != nil {
-				return nil, err
-			}
+		if len(ev.Tasks) > 0 {
 			if err := evaluate(e); err != nil {
 				return nil, err
 			}
@@ -173,7 +170,7 @@ func Run(cfg *trainer.Config, o Options, open trainer.Opener) (*Result, error) {
 
 // epoch takes one optimizer step per batch of a shuffled pass over seqs,
 // calling progress about every progressEvery with the mean loss so far.
-func epoch(l trainer.Learner, seqs []trainer.TrainSeq, batch, micro int, rng *rand.Rand,
+func epoch(l model.Learner, seqs []model.TrainSeq, batch, micro int, rng *rand.Rand,
 	progress func(done, total int, loss float64)) (EpochStats, error) {
 	start := time.Now()
 	lastShown := start
@@ -182,15 +179,11 @@ func epoch(l trainer.Learner, seqs []trainer.TrainSeq, batch, micro int, rng *ra
 	var st EpochStats
 	sum := 0.0
 	for lo := 0; lo < len(order); lo += batch {
-		var b []trainer.TrainSeq
+		var b []model.TrainSeq
 		for _, i := range order[lo:min(len(order), lo+batch)] {
 			b = append(b, seqs[i])
 		}
-		var mb [][]trainer.TrainSeq
-		for j := 0; j < len(b); j += micro {
-			mb = append(mb, b[j:min(len(b), j+micro)])
-		}
-		s, err := l.Step(mb)
+		s, err := l.Step(trainer.MicroBatches(b, micro))
 		if err != nil {
 			return st, err
 		}

@@ -1,3 +1,5 @@
+//go:build cgo
+
 package sft
 
 import (
@@ -5,18 +7,23 @@ import (
 	"testing"
 
 	"github.com/atod-dev/atod/envs"
+	"github.com/atod-dev/atod/model"
 	"github.com/atod-dev/atod/tinymodel"
 	"github.com/atod-dev/atod/trainer"
+	"github.com/atod-dev/atod/trainer/native"
 )
+
+// These tests train and score real tiny models through cgo; the rest of the
+// package tests without it.
 
 // maskedNLL scores seqs with lm (llama.cpp) and returns the mean −log π over
 // the masked-in tokens.
-func maskedNLL(t *testing.T, lm trainer.LM, seqs []trainer.TrainSeq) float64 {
+func maskedNLL(t *testing.T, lm model.LM, seqs []model.TrainSeq) float64 {
 	t.Helper()
 	sum, n := 0.0, 0
 	for _, s := range seqs {
 		lm.ClearAll()
-		res, err := lm.Score([]trainer.ScoreRequest{{Seq: 0, Tokens: s.Tokens, From: 1}})
+		res, err := lm.Score([]model.ScoreRequest{{Seq: 0, Tokens: s.Tokens, From: 1}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -56,9 +63,9 @@ func TestSFTLowersLossOnRealModel(t *testing.T) {
 	if err := tinymodel.Write(init, o); err != nil {
 		t.Fatal(err)
 	}
-	cfg.Student.Model, cfg.Teacher.Model = init, init
+	cfg.Student.Model = init
 	out := filepath.Join(dir, "out.gguf")
-	res, err := Run(&cfg, Options{Out: out, Tasks: 6, Epochs: 4, Batch: 2}, trainer.OpenNative)
+	res, err := Run(&cfg, Options{Out: out, Tasks: 6, Epochs: 4, Batch: 2}, native.Open)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,16 +86,16 @@ func TestSFTLowersLossOnRealModel(t *testing.T) {
 	}
 }
 
-func scoreDemos(t *testing.T, cfg *trainer.Config, model string, env envs.Env, demos []Demo) float64 {
+func scoreDemos(t *testing.T, cfg *trainer.Config, path string, env envs.Env, demos []Demo) float64 {
 	t.Helper()
 	c := *cfg
-	c.Student.Model = model
-	ms, err := trainer.OpenNative(&c, trainer.Need{Student: true, NSeq: 1})
+	c.Student.Model = path
+	ms, err := native.Open(&c, trainer.Need{Student: true, NSeq: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ms.Close()
-	var seqs []trainer.TrainSeq
+	var seqs []model.TrainSeq
 	for _, d := range demos {
 		s, _, err := Sequences(ms.Student, env, c.Prompt(), d, c.Rollout.Context)
 		if err != nil {

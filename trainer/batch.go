@@ -2,11 +2,15 @@ package trainer
 
 import (
 	"math"
+
+	"github.com/atod-dev/atod/model"
+	"github.com/atod-dev/atod/trainer/atod"
+	"github.com/atod-dev/atod/trainer/rollout"
 )
 
 // batch is a step's training input and the figures it was computed from.
 type batch struct {
-	seqs      []TrainSeq
+	seqs      []model.TrainSeq
 	returns   []float64   // R_i per episode
 	advRL     []float64   // a_rl(i) per episode
 	turnW     [][]float64 // w_k per episode and turn
@@ -17,17 +21,17 @@ type batch struct {
 
 // buildBatch turns scored episodes into per-token weights
 // A(t) = (1 − λ)·κ_opd·w_k·a_opd(t) + λ·a_rl(i) on the action tokens.
-func buildBatch(cfg *Config, eps []*episode, lambda float64) batch {
+func buildBatch(cfg *Config, eps []*rollout.Episode, lambda float64) batch {
 	var b batch
 	b.returns = make([]float64, len(eps))
 	groups := map[int][]int{}
 	var order []int
 	for i, e := range eps {
-		b.returns[i] = EpisodeReturn(e.score, e.invalid, cfg.Rollout.InvalidPenalty)
-		if _, ok := groups[e.taskIdx]; !ok {
-			order = append(order, e.taskIdx)
+		b.returns[i] = atod.EpisodeReturn(e.Score, e.Invalid, cfg.Rollout.InvalidPenalty)
+		if _, ok := groups[e.TaskIdx]; !ok {
+			order = append(order, e.TaskIdx)
 		}
-		groups[e.taskIdx] = append(groups[e.taskIdx], i)
+		groups[e.TaskIdx] = append(groups[e.TaskIdx], i)
 	}
 	b.advRL = make([]float64, len(eps))
 	for _, g := range order {
@@ -36,32 +40,32 @@ func buildBatch(cfg *Config, eps []*episode, lambda float64) batch {
 		for j, i := range idx {
 			rs[j] = b.returns[i]
 		}
-		for j, a := range GRPOAdvantages(rs, cfg.GRPO.StdNorm, cfg.GRPO.Eps) {
+		for j, a := range atod.GRPOAdvantages(rs, cfg.GRPO.StdNorm, cfg.GRPO.Eps) {
 			b.advRL[idx[j]] = a
 		}
 	}
 
-	stats := make([][]TurnStat, len(eps))
+	stats := make([][]atod.TurnStat, len(eps))
 	var klSum float64
 	for i, e := range eps {
-		stats[i] = make([]TurnStat, len(e.turns))
-		for k, t := range e.turns {
-			s := TurnStat{Tokens: t.n}
-			for j := 0; j < t.n; j++ {
-				d := float64(t.lpS[j]) - float64(t.lpT[j])
+		stats[i] = make([]atod.TurnStat, len(e.Turns))
+		for k, t := range e.Turns {
+			s := atod.TurnStat{Tokens: t.N}
+			for j := 0; j < t.N; j++ {
+				d := float64(t.LpS[j]) - float64(t.LpT[j])
 				klSum += d
-				if t.kl != nil {
-					d = t.kl[j]
+				if t.KL != nil {
+					d = t.KL[j]
 				}
 				s.D += d
-				s.U += float64(t.ent[j])
+				s.U += float64(t.Ent[j])
 			}
-			if t.n > 0 {
-				s.D /= float64(t.n)
-				s.U /= float64(t.n)
+			if t.N > 0 {
+				s.D /= float64(t.N)
+				s.U /= float64(t.N)
 			}
 			stats[i][k] = s
-			b.tokens += t.n
+			b.tokens += t.N
 		}
 	}
 	if b.tokens > 0 {
@@ -72,7 +76,7 @@ func buildBatch(cfg *Config, eps []*episode, lambda float64) batch {
 	} else {
 		b.turnW = make([][]float64, len(eps))
 		for i, e := range eps {
-			b.turnW[i] = make([]float64, len(e.turns))
+			b.turnW[i] = make([]float64, len(e.Turns))
 			for k := range b.turnW[i] {
 				b.turnW[i][k] = 1
 			}
@@ -80,22 +84,22 @@ func buildBatch(cfg *Config, eps []*episode, lambda float64) batch {
 	}
 
 	for i, e := range eps {
-		for si, toks := range e.seqs {
-			seq := TrainSeq{Tokens: toks, Mask: make([]bool, len(toks)), Weights: make([]float32, len(toks))}
+		for si, toks := range e.Seqs {
+			seq := model.TrainSeq{Tokens: toks, Mask: make([]bool, len(toks)), Weights: make([]float32, len(toks))}
 			any := false
-			for k, t := range e.turns {
-				if t.seq != si {
+			for k, t := range e.Turns {
+				if t.Seq != si {
 					continue
 				}
-				for j := 0; j < t.n; j++ {
-					aOPD := OPDAdvantage(float64(t.lpT[j]), float64(t.lpS[j]), cfg.OPD.Clip)
-					w := TokenWeight(lambda, cfg.OPD.Kappa, b.turnW[i][k], aOPD, b.advRL[i])
+				for j := 0; j < t.N; j++ {
+					aOPD := atod.OPDAdvantage(float64(t.LpT[j]), float64(t.LpS[j]), cfg.OPD.Clip)
+					w := atod.TokenWeight(lambda, cfg.OPD.Kappa, b.turnW[i][k], aOPD, b.advRL[i])
 					if math.IsNaN(w) || math.IsInf(w, 0) {
 						w = 0
 						b.nonFinite++
 					}
-					seq.Mask[t.start+j] = true
-					seq.Weights[t.start+j] = float32(w)
+					seq.Mask[t.Start+j] = true
+					seq.Weights[t.Start+j] = float32(w)
 					any = true
 				}
 			}
@@ -107,9 +111,9 @@ func buildBatch(cfg *Config, eps []*episode, lambda float64) batch {
 	return b
 }
 
-// microBatches splits seqs into groups of at most n.
-func microBatches(seqs []TrainSeq, n int) [][]TrainSeq {
-	var out [][]TrainSeq
+// MicroBatches splits seqs into groups of at most n.
+func MicroBatches(seqs []model.TrainSeq, n int) [][]model.TrainSeq {
+	var out [][]model.TrainSeq
 	for lo := 0; lo < len(seqs); lo += n {
 		out = append(out, seqs[lo:min(len(seqs), lo+n)])
 	}

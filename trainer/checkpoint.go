@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/atod-dev/atod/model"
 )
 
 // checkpointInfo is ckpt/step-N/trainer.json.
@@ -16,7 +18,7 @@ type checkpointInfo struct {
 }
 
 const (
-	adapterFile = "adapter.gguf"
+	weightsFile = "adapter.gguf" // the trained weights: a LoRA adapter (a whole model in full-weights mode)
 	stateFile   = "state.bin"
 	infoFile    = "trainer.json"
 )
@@ -24,7 +26,7 @@ const (
 // saveCheckpoint writes ckpt/step-N in a temp dir, renames it into place and
 // then points ckpt/latest at it, each an atomic rename: a kill at any moment
 // leaves the previous checkpoint intact and reachable.
-func saveCheckpoint(runDir string, l Learner, info checkpointInfo) error {
+func saveCheckpoint(runDir string, l model.Learner, info checkpointInfo) error {
 	root := filepath.Join(runDir, "ckpt")
 	name := fmt.Sprintf("step-%d", info.Step)
 	tmp := filepath.Join(root, ".tmp-"+name)
@@ -34,8 +36,8 @@ func saveCheckpoint(runDir string, l Learner, info checkpointInfo) error {
 	if err := os.MkdirAll(tmp, 0o755); err != nil {
 		return err
 	}
-	if err := l.SaveAdapter(filepath.Join(tmp, adapterFile)); err != nil {
-		return fmt.Errorf("checkpoint adapter: %w", err)
+	if err := l.SaveWeights(filepath.Join(tmp, weightsFile)); err != nil {
+		return fmt.Errorf("checkpoint weights: %w", err)
 	}
 	if err := l.SaveState(filepath.Join(tmp, stateFile)); err != nil {
 		return fmt.Errorf("checkpoint state: %w", err)
@@ -91,5 +93,5 @@ func RunAdapter(runDir string) (adapter, student string, err error) {
 	if err := decodeStrict(string(data), &cfg); err != nil {
 		return "", "", fmt.Errorf("%s: %w", filepath.Join(runDir, "config.toml"), err)
 	}
-	return filepath.Join(dir, adapterFile), cfg.Student.Model, nil
+	return filepath.Join(dir, weightsFile), cfg.Student.Model, nil
 }

@@ -11,6 +11,11 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/atod-dev/atod/envs"
+	"github.com/atod-dev/atod/model"
+	"github.com/atod-dev/atod/trainer/atod"
+	"github.com/atod-dev/atod/trainer/rollout"
 )
 
 // Config is one run; every key is documented in docs/config.md.
@@ -25,8 +30,8 @@ type Config struct {
 	Env        EnvConfig        `toml:"env"`
 	Rollout    RolloutConfig    `toml:"rollout"`
 	Sampling   SamplingConfig   `toml:"sampling"`
-	Schedule   Schedule         `toml:"schedule"`
-	TDUR       TDUR             `toml:"tdur"`
+	Schedule   atod.Schedule    `toml:"schedule"`
+	TDUR       atod.TDUR        `toml:"tdur"`
 	OPD        OPDConfig        `toml:"opd"`
 	GRPO       GRPOConfig       `toml:"grpo"`
 	Optim      OptimConfig      `toml:"optim"`
@@ -118,8 +123,8 @@ func DefaultConfig() Config {
 		Env:        EnvConfig{Name: "household", Options: map[string]any{}},
 		Rollout:    RolloutConfig{TasksPerStep: 4, GroupSize: 4, MaxTurns: 8, History: "full", LastN: 2, ShowAdmissible: true, Context: 2048, InvalidPenalty: 0.1},
 		Sampling:   SamplingConfig{Temperature: 1, TopP: 1, MaxTokens: 64},
-		Schedule:   Schedule{Shape: "cosine", Lambda0: 0, Lambda1: 1, AnnealSteps: 20, Kappa: 5},
-		TDUR:       TDUR{Enabled: true, Beta: 0.5, Tau: 1, WMin: 0.25, WMax: 4, Disagreement: "logratio", TopK: 8},
+		Schedule:   atod.Schedule{Shape: "cosine", Lambda0: 0, Lambda1: 1, AnnealSteps: 20, Kappa: 5},
+		TDUR:       atod.TDUR{Enabled: true, Beta: 0.5, Tau: 1, WMin: 0.25, WMax: 4, Disagreement: "logratio", TopK: 8},
 		OPD:        OPDConfig{Kappa: 1, Clip: 5},
 		GRPO:       GRPOConfig{StdNorm: true, Eps: 1e-6},
 		Optim:      OptimConfig{LR: 1e-3, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, ClipNorm: 1, MinLRRatio: 0.1, MicroBatch: 4},
@@ -249,55 +254,80 @@ func (c *Config) Hash() string {
 // Lambda is λ(step).
 func (c *Config) Lambda(step int) float64 { return c.Schedule.Lambda(step) }
 
-// Validate checks ranges and that the model files exist.
+// Validate checks every key `atod run` uses: ranges, and that both model files exist.
 func (c *Config) Validate() error {
+	return c.validate("run", "student", "teacher", "lora", "optim", "schedule", "tdur", "opd", "grpo", "eval", "checkpoint")
+}
+
+// ValidateEval checks what `atod eval` uses to play who ("student" or "teacher").
+func (c *Config) ValidateEval(who string) error {
+	if who != "student" && who != "teacher" {
+		return fmt.Errorf("model %q: want student or teacher", who)
+	}
+	return c.validate(who, "eval")
+}
+
+// ValidateSFT checks what `atod sft` uses: the student it trains and the learner.
+func (c *Config) ValidateSFT() error { return c.validate("student", "lora", "optim") }
+
+// validate checks the keys every command uses (env, rollout, sampling,
+// backend) and those of the named sections.
+func (c *Config) validate(sections ...string) error {
+	want := map[string]bool{"": true}
+	for _, s := range sections {
+		want[s] = true
+	}
 	r := c.Rollout
 	checks := []struct {
-		bad bool
-		msg string
+		section string
+		bad     bool
+		msg     string
 	}{
-		{c.Steps < 0, fmt.Sprintf("steps = %d: want ≥ 0", c.Steps)},
-		{c.OutDir == "", "out_dir is empty"},
-		{c.Student.Model == "", "student.model is empty"},
-		{c.Teacher.Model == "", "teacher.model is empty"},
-		{!c.LoRA.FullWeights && c.LoRA.Rank < 1, fmt.Sprintf("lora.rank = %d: want ≥ 1", c.LoRA.Rank)},
-		{!c.LoRA.FullWeights && !(c.LoRA.Alpha > 0), fmt.Sprintf("lora.alpha = %v: want > 0", c.LoRA.Alpha)},
-		{!c.LoRA.FullWeights && len(c.LoRA.Targets) == 0, "lora.targets is empty"},
-		{c.Env.Name == "", "env.name is empty"},
-		{r.TasksPerStep < 1, fmt.Sprintf("rollout.tasks_per_step = %d: want ≥ 1", r.TasksPerStep)},
-		{r.GroupSize < 1, fmt.Sprintf("rollout.group_size = %d: want ≥ 1", r.GroupSize)},
-		{r.GroupSize < 2 && c.Schedule.MaxLambda() > 0, fmt.Sprintf("rollout.group_size = %d: GRPO (λ can reach %v > 0) needs groups of ≥ 2", r.GroupSize, c.Schedule.MaxLambda())},
-		{r.MaxTurns < 1, fmt.Sprintf("rollout.max_turns = %d: want ≥ 1", r.MaxTurns)},
-		{r.History != "full" && r.History != "last", fmt.Sprintf("rollout.history = %q: want full or last", r.History)},
-		{r.History == "last" && r.LastN < 0, fmt.Sprintf("rollout.last_n = %d: want ≥ 0", r.LastN)},
-		{r.Context < 64, fmt.Sprintf("rollout.context = %d: want ≥ 64 tokens", r.Context)},
-		{!(r.InvalidPenalty >= 0), fmt.Sprintf("rollout.invalid_penalty = %v: want ≥ 0", r.InvalidPenalty)},
-		{!(c.Sampling.Temperature >= 0), fmt.Sprintf("sampling.temperature = %v: want ≥ 0", c.Sampling.Temperature)},
-		{!(c.Sampling.TopP >= 0 && c.Sampling.TopP <= 1), fmt.Sprintf("sampling.top_p = %v: want [0, 1]", c.Sampling.TopP)},
-		{c.Sampling.TopK < 0, fmt.Sprintf("sampling.top_k = %d: want ≥ 0", c.Sampling.TopK)},
-		{c.Sampling.MaxTokens < 1 || c.Sampling.MaxTokens >= r.Context, fmt.Sprintf("sampling.max_tokens = %d: want 1..rollout.context-1", c.Sampling.MaxTokens)},
-		{!(c.OPD.Kappa >= 0), fmt.Sprintf("opd.kappa = %v: want ≥ 0", c.OPD.Kappa)},
-		{!(c.OPD.Clip > 0), fmt.Sprintf("opd.clip = %v: want > 0", c.OPD.Clip)},
-		{!(c.GRPO.Eps >= 0), fmt.Sprintf("grpo.eps = %v: want ≥ 0", c.GRPO.Eps)},
-		{!(c.Optim.LR > 0), fmt.Sprintf("optim.lr = %v: want > 0", c.Optim.LR)},
-		{!(c.Optim.Beta1 >= 0 && c.Optim.Beta1 < 1 && c.Optim.Beta2 >= 0 && c.Optim.Beta2 < 1), "optim.beta1/beta2: want [0, 1)"},
-		{!(c.Optim.Eps > 0), fmt.Sprintf("optim.eps = %v: want > 0", c.Optim.Eps)},
-		{!(c.Optim.WeightDecay >= 0 && c.Optim.ClipNorm >= 0), "optim.weight_decay and optim.clip_norm: want ≥ 0"},
-		{!(c.Optim.MinLRRatio >= 0 && c.Optim.MinLRRatio <= 1), fmt.Sprintf("optim.min_lr_ratio = %v: want [0, 1]", c.Optim.MinLRRatio)},
-		{c.Optim.Warmup < 0, fmt.Sprintf("optim.warmup = %d: want ≥ 0", c.Optim.Warmup)},
-		{c.Optim.MicroBatch < 1, fmt.Sprintf("optim.micro_batch = %d: want ≥ 1", c.Optim.MicroBatch)},
-		{c.Eval.Every < 0 || c.Eval.Tasks < 0, "eval.every and eval.tasks: want ≥ 0"},
-		{c.Eval.Tasks > 0 && c.Eval.Split == "", "eval.split is empty"},
-		{!(c.Eval.Temperature >= 0), fmt.Sprintf("eval.temperature = %v: want ≥ 0", c.Eval.Temperature)},
-		{c.Checkpoint.Every < 0, fmt.Sprintf("checkpoint.every = %d: want ≥ 0", c.Checkpoint.Every)},
-		{c.Backend.Threads < 0, fmt.Sprintf("backend.threads = %d: want ≥ 0", c.Backend.Threads)},
+		{"run", c.Steps < 0, fmt.Sprintf("steps = %d: want ≥ 0", c.Steps)},
+		{"run", c.OutDir == "", "out_dir is empty"},
+		{"student", c.Student.Model == "", "student.model is empty"},
+		{"teacher", c.Teacher.Model == "", "teacher.model is empty"},
+		{"lora", !c.LoRA.FullWeights && c.LoRA.Rank < 1, fmt.Sprintf("lora.rank = %d: want ≥ 1", c.LoRA.Rank)},
+		{"lora", !c.LoRA.FullWeights && !(c.LoRA.Alpha > 0), fmt.Sprintf("lora.alpha = %v: want > 0", c.LoRA.Alpha)},
+		{"lora", !c.LoRA.FullWeights && len(c.LoRA.Targets) == 0, "lora.targets is empty"},
+		{"", c.Env.Name == "", "env.name is empty"},
+		{"", r.TasksPerStep < 1, fmt.Sprintf("rollout.tasks_per_step = %d: want ≥ 1", r.TasksPerStep)},
+		{"", r.GroupSize < 1, fmt.Sprintf("rollout.group_size = %d: want ≥ 1", r.GroupSize)},
+		{"schedule", r.GroupSize < 2 && c.Schedule.MaxLambda() > 0, fmt.Sprintf("rollout.group_size = %d: GRPO (λ can reach %v > 0) needs groups of ≥ 2", r.GroupSize, c.Schedule.MaxLambda())},
+		{"", r.MaxTurns < 1, fmt.Sprintf("rollout.max_turns = %d: want ≥ 1", r.MaxTurns)},
+		{"", r.History != "full" && r.History != "last", fmt.Sprintf("rollout.history = %q: want full or last", r.History)},
+		{"", r.History == "last" && r.LastN < 0, fmt.Sprintf("rollout.last_n = %d: want ≥ 0", r.LastN)},
+		{"", r.Context < 64, fmt.Sprintf("rollout.context = %d: want ≥ 64 tokens", r.Context)},
+		{"", !(r.InvalidPenalty >= 0), fmt.Sprintf("rollout.invalid_penalty = %v: want ≥ 0", r.InvalidPenalty)},
+		{"", !(c.Sampling.Temperature >= 0), fmt.Sprintf("sampling.temperature = %v: want ≥ 0", c.Sampling.Temperature)},
+		{"", !(c.Sampling.TopP >= 0 && c.Sampling.TopP <= 1), fmt.Sprintf("sampling.top_p = %v: want [0, 1]", c.Sampling.TopP)},
+		{"", c.Sampling.TopK < 0, fmt.Sprintf("sampling.top_k = %d: want ≥ 0", c.Sampling.TopK)},
+		{"", c.Sampling.MaxTokens < 1 || c.Sampling.MaxTokens >= r.Context, fmt.Sprintf("sampling.max_tokens = %d: want 1..rollout.context-1", c.Sampling.MaxTokens)},
+		{"opd", !(c.OPD.Kappa >= 0), fmt.Sprintf("opd.kappa = %v: want ≥ 0", c.OPD.Kappa)},
+		{"opd", !(c.OPD.Clip > 0), fmt.Sprintf("opd.clip = %v: want > 0", c.OPD.Clip)},
+		{"grpo", !(c.GRPO.Eps >= 0), fmt.Sprintf("grpo.eps = %v: want ≥ 0", c.GRPO.Eps)},
+		{"optim", !(c.Optim.LR > 0), fmt.Sprintf("optim.lr = %v: want > 0", c.Optim.LR)},
+		{"optim", !(c.Optim.Beta1 >= 0 && c.Optim.Beta1 < 1 && c.Optim.Beta2 >= 0 && c.Optim.Beta2 < 1), "optim.beta1/beta2: want [0, 1)"},
+		{"optim", !(c.Optim.Eps > 0), fmt.Sprintf("optim.eps = %v: want > 0", c.Optim.Eps)},
+		{"optim", !(c.Optim.WeightDecay >= 0 && c.Optim.ClipNorm >= 0), "optim.weight_decay and optim.clip_norm: want ≥ 0"},
+		{"optim", !(c.Optim.MinLRRatio >= 0 && c.Optim.MinLRRatio <= 1), fmt.Sprintf("optim.min_lr_ratio = %v: want [0, 1]", c.Optim.MinLRRatio)},
+		{"optim", c.Optim.Warmup < 0, fmt.Sprintf("optim.warmup = %d: want ≥ 0", c.Optim.Warmup)},
+		{"optim", c.Optim.MicroBatch < 1, fmt.Sprintf("optim.micro_batch = %d: want ≥ 1", c.Optim.MicroBatch)},
+		{"eval", c.Eval.Every < 0 || c.Eval.Tasks < 0, "eval.every and eval.tasks: want ≥ 0"},
+		{"eval", c.Eval.Tasks > 0 && c.Eval.Split == "", "eval.split is empty"},
+		{"eval", !(c.Eval.Temperature >= 0), fmt.Sprintf("eval.temperature = %v: want ≥ 0", c.Eval.Temperature)},
+		{"checkpoint", c.Checkpoint.Every < 0, fmt.Sprintf("checkpoint.every = %d: want ≥ 0", c.Checkpoint.Every)},
+		{"", c.Backend.Threads < 0, fmt.Sprintf("backend.threads = %d: want ≥ 0", c.Backend.Threads)},
 	}
 	for _, ck := range checks {
-		if ck.bad {
+		if want[ck.section] && ck.bad {
 			return errors.New(ck.msg)
 		}
 	}
 	for _, t := range c.LoRA.Targets {
+		if !want["lora"] {
+			break
+		}
 		if !strings.Contains(" q k v o gate up down ", " "+t+" ") {
 			return fmt.Errorf("lora.targets: %q is not one of q, k, v, o, gate, up, down", t)
 		}
@@ -307,18 +337,50 @@ func (c *Config) Validate() error {
 	default:
 		return fmt.Errorf("backend.device = %q: want auto, cpu, cuda or metal", c.Backend.Device)
 	}
-	if err := c.Schedule.validate(); err != nil {
-		return err
+	if want["schedule"] {
+		if err := c.Schedule.Validate(); err != nil {
+			return err
+		}
 	}
-	if err := c.TDUR.validate(); err != nil {
-		return err
+	if want["tdur"] {
+		if err := c.TDUR.Validate(); err != nil {
+			return err
+		}
 	}
-	for _, m := range []struct{ key, path string }{{"student.model", c.Student.Model}, {"teacher.model", c.Teacher.Model}} {
+	for _, m := range []struct{ key, path string }{{"student", c.Student.Model}, {"teacher", c.Teacher.Model}} {
+		if !want[m.key] {
+			continue
+		}
 		if st, err := os.Stat(m.path); err != nil {
-			return fmt.Errorf("%s: %w", m.key, err)
+			return fmt.Errorf("%s.model: %w", m.key, err)
 		} else if st.IsDir() {
-			return fmt.Errorf("%s: %s is a directory", m.key, m.path)
+			return fmt.Errorf("%s.model: %s is a directory", m.key, m.path)
 		}
 	}
 	return nil
+}
+
+// Prompt is how the rollout keys render transcripts; sft renders its demos the same way.
+func (c *Config) Prompt() envs.PromptConfig {
+	r := c.Rollout
+	return envs.PromptConfig{History: r.History, LastN: r.LastN, Think: r.Think, ShowAdmissible: r.ShowAdmissible}
+}
+
+// spec is how episodes are played at the given temperature with the given seeds.
+func (c *Config) spec(temperature float64, seed func(task, rollout, turn int) uint64) rollout.Spec {
+	return rollout.Spec{
+		Prompt:   c.Prompt(),
+		Sampling: model.Sampling{Temperature: float32(temperature), TopP: float32(c.Sampling.TopP), TopK: c.Sampling.TopK, MaxTokens: c.Sampling.MaxTokens},
+		MaxTurns: c.Rollout.MaxTurns,
+		Seed:     seed,
+	}
+}
+
+// EvalSpec plays held-out tasks at the given temperature (0 = greedy). Its
+// seeds depend only on (seed, task, turn), so every evaluation of a run,
+// student or teacher, sees the same draws.
+func (c *Config) EvalSpec(temperature float64) rollout.Spec {
+	return c.spec(temperature, func(task, _, turn int) uint64 {
+		return rollout.DeriveSeed(c.Seed, -1, int64(task), 0, int64(turn))
+	})
 }

@@ -1,88 +1,34 @@
 package trainer
 
 import (
-	"time"
+	"fmt"
 
 	"github.com/atod-dev/atod/envs"
+	"github.com/atod-dev/atod/model"
+	"github.com/atod-dev/atod/trainer/rollout"
 )
 
-// EvalResult is one model's score on a set of held-out tasks.
-type EvalResult struct {
-	Tasks                                        int
-	Success, MeanReturn, EpisodeLen, InvalidRate float64
-	Seconds                                      float64
-	Episodes                                     []EvalEpisode
+// Evaluator plays one fixed set of held-out tasks, the same draws every time.
+type Evaluator struct {
+	Env     envs.Env
+	Tasks   []envs.Task
+	Spec    rollout.Spec
+	Penalty float64
 }
 
-// EvalEpisode is one played task: what the model was shown and replied, turn by turn.
-type EvalEpisode struct {
-	Task  string     `json:"task"`
-	Won   bool       `json:"won"`
-	Score float64    `json:"score"`
-	Turns []EvalTurn `json:"turns"`
-	Last  string     `json:"last_observation"`
-}
-
-// EvalTurn is an observation and the model's raw reply to it.
-type EvalTurn struct {
-	Observation string `json:"observation"`
-	Reply       string `json:"reply"`
-	Invalid     bool   `json:"invalid"`
-}
-
-// Evaluate plays each task once with lm at the given temperature (0 = greedy).
-// The sampling seeds depend only on (seed, task, turn), so every evaluation of a
-// run, student or teacher, sees the same draws.
-func Evaluate(lm LM, env envs.Env, tasks []envs.Task, cfg *Config, temperature float64) (EvalResult, error) {
-	start := time.Now()
-	spec := rolloutSpec{
-		pc:       cfg.Prompt(),
-		sampling: sampling(cfg, temperature),
-		maxTurns: cfg.Rollout.MaxTurns,
-		seed: func(task, _, turn int) uint64 {
-			return deriveSeed(cfg.Seed, -1, int64(task), 0, int64(turn))
-		},
-	}
-	eps, err := rollout(lm, env, tasks, 1, spec)
-	if err != nil {
-		return EvalResult{}, err
-	}
-	o := summarise(eps, cfg.Rollout.InvalidPenalty)
-	r := EvalResult{Tasks: len(tasks), Success: o.success, MeanReturn: o.meanReturn, EpisodeLen: o.episodeLen,
-		InvalidRate: o.invalidRate, Seconds: time.Since(start).Seconds()}
-	for _, e := range eps {
-		ee := EvalEpisode{Task: e.task.ID, Won: e.won, Score: e.score, Last: e.obs.Text}
-		for k, h := range e.history {
-			ee.Turns = append(ee.Turns, EvalTurn{Observation: h.Obs.Text, Reply: h.Reply, Invalid: e.turns[k].invalid})
+// Evaluator draws n tasks of split with seed, to be played at temperature.
+func (c *Config) Evaluator(env envs.Env, split string, n int, seed int64, temperature float64) (*Evaluator, error) {
+	e := &Evaluator{Env: env, Spec: c.EvalSpec(temperature), Penalty: c.Rollout.InvalidPenalty}
+	if n > 0 {
+		var err error
+		if e.Tasks, err = env.Tasks(split, n, seed); err != nil {
+			return nil, fmt.Errorf("eval tasks: %w", err)
 		}
-		r.Episodes = append(r.Episodes, ee)
 	}
-	return r, nil
+	return e, nil
 }
 
-// Prompt is how the rollout keys render transcripts; sft renders its demos the same way.
-func (c *Config) Prompt() envs.PromptConfig {
-	r := c.Rollout
-	return envs.PromptConfig{History: r.History, LastN: r.LastN, Think: r.Think, ShowAdmissible: r.ShowAdmissible}
-}
-
-func sampling(cfg *Config, temperature float64) Sampling {
-	return Sampling{Temperature: float32(temperature), TopP: float32(cfg.Sampling.TopP), TopK: cfg.Sampling.TopK, MaxTokens: cfg.Sampling.MaxTokens}
-}
-
-// deriveSeed mixes the run seed with a position (step, task, rollout, turn)
-// through SplitMix64, so every draw is reproducible without saved RNG state.
-func deriveSeed(seed int64, parts ...int64) uint64 {
-	x := uint64(seed)
-	for _, p := range parts {
-		x = splitmix(x ^ splitmix(uint64(p)+0x9e3779b97f4a7c15))
-	}
-	return x
-}
-
-func splitmix(x uint64) uint64 {
-	x += 0x9e3779b97f4a7c15
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
-	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
-	return x ^ (x >> 31)
+// Play evaluates lm on the tasks.
+func (e *Evaluator) Play(lm model.LM) (rollout.EvalResult, error) {
+	return rollout.Evaluate(lm, e.Env, e.Tasks, e.Spec, e.Penalty)
 }

@@ -1,8 +1,6 @@
 package trainer
 
 import (
-	"bufio"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -10,7 +8,28 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/atod-dev/atod/trainer/fake"
+	"github.com/atod-dev/atod/trainer/rollout"
 )
+
+// fakeOpener builds fresh fakes; last keeps them for inspection.
+type fakeOpener struct {
+	lr       float64
+	nanAt    int
+	nanScore bool
+	last     *Models
+}
+
+func (f *fakeOpener) open(cfg *Config, need Need) (*Models, error) {
+	m := &Models{
+		Student: &fake.LM{Seqs: need.NSeq, Ctx: cfg.Rollout.Context},
+		Teacher: &fake.LM{Seqs: need.NSeq, Ctx: cfg.Rollout.Context, Teacher: true, NaNScore: f.nanScore},
+		Learner: &fake.Learner{LR: f.lr, NaNAt: f.nanAt},
+	}
+	f.last = m
+	return m, nil
+}
 
 // fakeConfig is a small run over the echo env with the fake models.
 func fakeConfig(t *testing.T, sets ...string) *Config {
@@ -41,38 +60,22 @@ func fakeConfig(t *testing.T, sets ...string) *Config {
 
 func readTrain(t *testing.T, runDir string) []StepMetrics {
 	t.Helper()
-	f, err := os.Open(filepath.Join(runDir, "metrics.jsonl"))
+	train, _, err := ReadMetrics(runDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	var out []StepMetrics
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var m StepMetrics
-		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-			t.Fatal(err)
-		}
-		if m.Kind == "train" {
-			out = append(out, m)
-		}
-	}
-	return out
+	return train
 }
 
 func readEval(t *testing.T, runDir, model string) []EvalMetrics {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(runDir, "metrics.jsonl"))
+	_, eval, err := ReadMetrics(runDir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out []EvalMetrics
-	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		var m EvalMetrics
-		if err := json.Unmarshal([]byte(line), &m); err != nil {
-			t.Fatal(err)
-		}
-		if m.Kind == "eval" && m.Model == model {
+	for _, m := range eval {
+		if m.Model == model {
 			out = append(out, m)
 		}
 	}
@@ -82,7 +85,7 @@ func readEval(t *testing.T, runDir, model string) []EvalMetrics {
 func TestLoopOPDLowersKLAndLearns(t *testing.T) {
 	cfg := fakeConfig(t, "steps=15", "schedule.shape=\"constant\"", "schedule.lambda0=0.0", "rollout.max_turns=3")
 	op := &fakeOpener{lr: 30}
-	env := echoEnv{turns: 3}
+	env := fake.Echo{Turns: 3}
 	sum, err := Run(cfg, RunOptions{Open: op.open, Env: env, Log: io.Discard})
 	if err != nil {
 		t.Fatal(err)
@@ -97,12 +100,12 @@ func TestLoopOPDLowersKLAndLearns(t *testing.T) {
 		t.Errorf("reverse KL %.3f → %.3f: OPD must bring it down", first.ReverseKL, last.ReverseKL)
 	}
 	// The learner got the action tokens only, micro-batched, with λ = 0 weights of both signs.
-	l := op.last.Learner.(*fakeLearner)
+	l := op.last.Learner.(*fake.Learner)
 	var pos, neg int
-	for _, batch := range l.seen {
+	for _, batch := range l.Seen {
 		for _, s := range batch {
 			for i, tok := range s.Tokens {
-				if s.Mask[i] && actionIndex(tok) < 0 || !s.Mask[i] && s.Weights[i] != 0 {
+				if s.Mask[i] && !fake.IsAction(tok) || !s.Mask[i] && s.Weights[i] != 0 {
 					t.Fatalf("token %d at %d: mask %v weight %v", tok, i, s.Mask[i], s.Weights[i])
 				}
 				if s.Weights[i] > 0 {
@@ -113,8 +116,8 @@ func TestLoopOPDLowersKLAndLearns(t *testing.T) {
 			}
 		}
 	}
-	if len(l.seen) != 15 || pos == 0 || neg == 0 {
-		t.Errorf("%d batches, %d positive and %d negative weights", len(l.seen), pos, neg)
+	if len(l.Seen) != 15 || pos == 0 || neg == 0 {
+		t.Errorf("%d batches, %d positive and %d negative weights", len(l.Seen), pos, neg)
 	}
 	ev := readEval(t, cfg.OutDir, "student")
 	teacher := readEval(t, cfg.OutDir, "teacher")
@@ -150,7 +153,7 @@ func TestLoopGRPOLearns(t *testing.T) {
 	cfg := fakeConfig(t, "steps=25", "schedule.shape=\"constant\"", "schedule.lambda0=1.0", "tdur.enabled=false",
 		"rollout.max_turns=1", "rollout.group_size=8", "eval.every=0", "eval.teacher=false")
 	op := &fakeOpener{lr: 30}
-	if _, err := Run(cfg, RunOptions{Open: op.open, Env: echoEnv{turns: 1}, Log: io.Discard}); err != nil {
+	if _, err := Run(cfg, RunOptions{Open: op.open, Env: fake.Echo{Turns: 1}, Log: io.Discard}); err != nil {
 		t.Fatal(err)
 	}
 	ev := readEval(t, cfg.OutDir, "student")
@@ -164,27 +167,18 @@ func TestLoopGRPOLearns(t *testing.T) {
 	}
 }
 
-// timeless drops the wall-clock fields so two runs can be compared.
-func timeless(ms []StepMetrics) []StepMetrics {
-	out := append([]StepMetrics(nil), ms...)
-	for i := range out {
-		out[i].TokensPerS, out[i].RolloutS, out[i].ScoreS, out[i].TrainS, out[i].SyncS, out[i].PeakRSSMB = 0, 0, 0, 0, 0, 0
-	}
-	return out
-}
-
 func TestResumeMatchesUninterrupted(t *testing.T) {
 	for _, history := range []string{"full", "last"} {
 		t.Run(history, func(t *testing.T) {
 			sets := []string{"steps=4", "checkpoint.every=2", "eval.every=2", "rollout.history=" + history, "tdur.disagreement=topk_kl", "tdur.topk=3"}
 			a := fakeConfig(t, sets...)
-			env := echoEnv{turns: 3}
+			env := fake.Echo{Turns: 3}
 			if _, err := Run(a, RunOptions{Open: (&fakeOpener{lr: 1}).open, Env: env, Log: io.Discard}); err != nil {
 				t.Fatal(err)
 			}
 			b := fakeConfig(t, sets...)
 			// Killed after step 3's metrics were written but before its checkpoint.
-			if _, err := Run(b, RunOptions{Open: (&fakeOpener{lr: 1}).open, Env: env, Log: io.Discard, StopAfter: 3}); err != errStopped {
+			if _, err := Run(b, RunOptions{Open: (&fakeOpener{lr: 1}).open, Env: env, Log: io.Discard, StopAfter: 3}); err != ErrStopped {
 				t.Fatalf("stopped run: %v", err)
 			}
 			if got := len(readTrain(t, b.OutDir)); got != 3 {
@@ -193,7 +187,7 @@ func TestResumeMatchesUninterrupted(t *testing.T) {
 			if _, err := Run(b, RunOptions{Open: (&fakeOpener{lr: 1}).open, Env: env, Log: io.Discard, Resume: true}); err != nil {
 				t.Fatal(err)
 			}
-			ma, mb := timeless(readTrain(t, a.OutDir)), timeless(readTrain(t, b.OutDir))
+			ma, mb := DropTimes(readTrain(t, a.OutDir)), DropTimes(readTrain(t, b.OutDir))
 			if !reflect.DeepEqual(ma, mb) {
 				t.Errorf("resumed metrics differ:\n%+v\n%+v", ma, mb)
 			}
@@ -219,24 +213,24 @@ func TestResumeMatchesUninterrupted(t *testing.T) {
 func TestNonFiniteStepIsSkipped(t *testing.T) {
 	cfg := fakeConfig(t, "steps=3", "eval.tasks=0")
 	op := &fakeOpener{lr: 1, nanAt: 2}
-	if _, err := Run(cfg, RunOptions{Open: op.open, Env: echoEnv{turns: 2}, Log: io.Discard}); err != nil {
+	if _, err := Run(cfg, RunOptions{Open: op.open, Env: fake.Echo{Turns: 2}, Log: io.Discard}); err != nil {
 		t.Fatal(err)
 	}
 	ms := readTrain(t, cfg.OutDir)
 	if !ms[1].Skipped || ms[0].Skipped || ms[2].Skipped || ms[2].SkippedTotal != 1 {
 		t.Errorf("skipped flags %v %v %v total %d", ms[0].Skipped, ms[1].Skipped, ms[2].Skipped, ms[2].SkippedTotal)
 	}
-	if n := op.last.Student.(*fakeLM).adapterSet; n != 2 {
+	if n := op.last.Student.(*fake.LM).Loads; n != 2 {
 		t.Errorf("student adapter set %d times, want 2 (the skipped step keeps the old one)", n)
 	}
 	// NaN teacher log-probs never reach the learner.
 	cfg = fakeConfig(t, "steps=2", "eval.tasks=0")
 	op = &fakeOpener{lr: 1, nanScore: true}
-	if _, err := Run(cfg, RunOptions{Open: op.open, Env: echoEnv{turns: 2}, Log: io.Discard}); err != nil {
+	if _, err := Run(cfg, RunOptions{Open: op.open, Env: fake.Echo{Turns: 2}, Log: io.Discard}); err != nil {
 		t.Fatal(err)
 	}
-	if ms := readTrain(t, cfg.OutDir); !ms[1].Skipped || op.last.Learner.(*fakeLearner).calls != 0 {
-		t.Errorf("NaN scores: skipped %v, learner called %d times", ms[1].Skipped, op.last.Learner.(*fakeLearner).calls)
+	if ms := readTrain(t, cfg.OutDir); !ms[1].Skipped || op.last.Learner.(*fake.Learner).Calls != 0 {
+		t.Errorf("NaN scores: skipped %v, learner called %d times", ms[1].Skipped, op.last.Learner.(*fake.Learner).Calls)
 	}
 }
 
@@ -244,17 +238,17 @@ func TestNonFiniteStepIsSkipped(t *testing.T) {
 func TestResumeWithoutCheckpointStartsOver(t *testing.T) {
 	sets := []string{"steps=3", "checkpoint.every=0", "eval.tasks=0"}
 	a, b := fakeConfig(t, sets...), fakeConfig(t, sets...)
-	env := echoEnv{turns: 2}
+	env := fake.Echo{Turns: 2}
 	if _, err := Run(a, RunOptions{Open: (&fakeOpener{lr: 1}).open, Env: env, Log: io.Discard}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Run(b, RunOptions{Open: (&fakeOpener{lr: 1}).open, Env: env, Log: io.Discard, StopAfter: 2}); err != errStopped {
+	if _, err := Run(b, RunOptions{Open: (&fakeOpener{lr: 1}).open, Env: env, Log: io.Discard, StopAfter: 2}); err != ErrStopped {
 		t.Fatal(err)
 	}
 	if _, err := Run(b, RunOptions{Open: (&fakeOpener{lr: 1}).open, Env: env, Log: io.Discard, Resume: true}); err != nil {
 		t.Fatal(err)
 	}
-	if ma, mb := timeless(readTrain(t, a.OutDir)), timeless(readTrain(t, b.OutDir)); !reflect.DeepEqual(ma, mb) {
+	if ma, mb := DropTimes(readTrain(t, a.OutDir)), DropTimes(readTrain(t, b.OutDir)); !reflect.DeepEqual(ma, mb) {
 		t.Errorf("restarted run differs:\n%+v\n%+v", ma, mb)
 	}
 }
@@ -266,7 +260,7 @@ func TestContextLimitEndsEpisodes(t *testing.T) {
 	for _, history := range []string{"full", "last"} {
 		for _, nctx := range []int{150, 200, 250} {
 			cfg := fakeConfig(t, "steps=2", "rollout.history=\""+history+"\"", fmt.Sprintf("rollout.context=%d", nctx))
-			if _, err := Run(cfg, RunOptions{Open: (&fakeOpener{lr: 1}).open, Env: echoEnv{turns: 5, pad: 40}, Log: io.Discard}); err != nil {
+			if _, err := Run(cfg, RunOptions{Open: (&fakeOpener{lr: 1}).open, Env: fake.Echo{Turns: 5, Pad: 40}, Log: io.Discard}); err != nil {
 				t.Fatalf("history %s, context %d: %v", history, nctx, err)
 			}
 			if ms := readTrain(t, cfg.OutDir); ms[len(ms)-1].EpisodeLen >= 5 {
@@ -279,12 +273,12 @@ func TestContextLimitEndsEpisodes(t *testing.T) {
 // Evaluate's transcripts are the episodes its figures summarise.
 func TestEvaluateTranscripts(t *testing.T) {
 	cfg := fakeConfig(t)
-	env := echoEnv{turns: 3}
+	env := fake.Echo{Turns: 3}
 	tasks, err := env.Tasks("test", 12, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := Evaluate(&fakeLM{nseq: 4, nctx: cfg.Rollout.Context}, env, tasks, cfg, 1)
+	r, err := rollout.Evaluate(&fake.LM{Seqs: 4, Ctx: cfg.Rollout.Context}, env, tasks, cfg.EvalSpec(1), cfg.Rollout.InvalidPenalty)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,8 +7,12 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"runtime"
 	"syscall"
+
+	"github.com/atod-dev/atod/trainer/atod"
+	"github.com/atod-dev/atod/trainer/rollout"
 )
 
 // StepMetrics is one training line of metrics.jsonl.
@@ -76,36 +80,12 @@ type record struct {
 	Return  float64 `json:"mean_return"`
 }
 
-// outcome summarises played episodes.
-type outcome struct{ success, meanReturn, episodeLen, invalidRate float64 }
-
-func summarise(eps []*episode, penalty float64) outcome {
-	var o outcome
-	var actions, invalid int
-	for _, e := range eps {
-		if e.won {
-			o.success++
-		}
-		o.meanReturn += EpisodeReturn(e.score, e.invalid, penalty)
-		o.episodeLen += float64(len(e.turns))
-		actions += len(e.turns)
-		invalid += e.invalid
-	}
-	if n := float64(len(eps)); n > 0 {
-		o.success, o.meanReturn, o.episodeLen = o.success/n, o.meanReturn/n, o.episodeLen/n
-	}
-	if actions > 0 {
-		o.invalidRate = float64(invalid) / float64(actions)
-	}
-	return o
-}
-
 // weightStats returns mean, min, max and std of the turn weights of non-empty turns.
-func weightStats(eps []*episode, w [][]float64) (mean, lo, hi, std float64) {
+func weightStats(eps []*rollout.Episode, w [][]float64) (mean, lo, hi, std float64) {
 	var xs []float64
 	for i, e := range eps {
-		for k, t := range e.turns {
-			if t.n > 0 {
+		for k, t := range e.Turns {
+			if t.N > 0 {
 				xs = append(xs, w[i][k])
 			}
 		}
@@ -117,7 +97,7 @@ func weightStats(eps []*episode, w [][]float64) (mean, lo, hi, std float64) {
 	for _, x := range xs {
 		lo, hi = math.Min(lo, x), math.Max(hi, x)
 	}
-	mean, std = meanStd(xs)
+	mean, std = atod.MeanStd(xs)
 	return
 }
 
@@ -219,4 +199,44 @@ func WriteFileAtomic(path string, data []byte) error {
 		os.Remove(tmp)
 	}
 	return err
+}
+
+// ReadMetrics reads a run's metrics.jsonl back: its training and evaluation lines.
+func ReadMetrics(runDir string) ([]StepMetrics, []EvalMetrics, error) {
+	data, err := os.ReadFile(filepath.Join(runDir, "metrics.jsonl"))
+	if err != nil {
+		return nil, nil, err
+	}
+	var train []StepMetrics
+	var eval []EvalMetrics
+	for i, line := range bytes.Split(bytes.TrimSpace(data), []byte("\n")) {
+		var k struct{ Kind string }
+		if err := json.Unmarshal(line, &k); err != nil {
+			return nil, nil, fmt.Errorf("metrics.jsonl line %d: %w", i+1, err)
+		}
+		switch k.Kind {
+		case "train":
+			var m StepMetrics
+			err = json.Unmarshal(line, &m)
+			train = append(train, m)
+		case "eval":
+			var m EvalMetrics
+			err = json.Unmarshal(line, &m)
+			eval = append(eval, m)
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("metrics.jsonl line %d: %w", i+1, err)
+		}
+	}
+	return train, eval, nil
+}
+
+// DropTimes returns ms without the wall-clock and memory fields, the ones that
+// differ between two runs of one config (resume is checked this way).
+func DropTimes(ms []StepMetrics) []StepMetrics {
+	out := append([]StepMetrics(nil), ms...)
+	for i := range out {
+		out[i].TokensPerS, out[i].RolloutS, out[i].ScoreS, out[i].TrainS, out[i].SyncS, out[i].PeakRSSMB = 0, 0, 0, 0, 0, 0
+	}
+	return out
 }

@@ -7,13 +7,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/atod-dev/atod/trainer/fake"
 )
 
 // The report's plots are well-formed SVG holding the run's points: student
 // success per eval, the teacher line, λ per step.
 func TestReportPlots(t *testing.T) {
 	cfg := fakeConfig(t, "steps=6", "eval.every=3", "schedule.shape=linear", "schedule.anneal_steps=6")
-	if _, err := Run(cfg, RunOptions{Open: (&fakeOpener{lr: 30}).open, Env: echoEnv{turns: 2}, Log: io.Discard}); err != nil {
+	if _, err := Run(cfg, RunOptions{Open: (&fakeOpener{lr: 30}).open, Env: fake.Echo{Turns: 2}, Log: io.Discard}); err != nil {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"success.svg", "lambda.svg", "reverse_kl.svg", "train.svg"} {

@@ -6,14 +6,14 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/atod-dev/atod/envs"
+	"github.com/atod-dev/atod/model"
 )
 
 // RunOptions are the parts of a run that are not in the config.
 type RunOptions struct {
-	Open   Opener   // OpenNative, or fakes in tests
+	Open   Opener   // native.Open, or fakes in tests
 	Env    envs.Env // nil = envs.New(cfg.Env.Name, cfg.Env.Options)
 	Resume bool     // continue cfg.OutDir from its last checkpoint
 	Log    io.Writer
@@ -88,27 +88,24 @@ func Run(cfg *Config, o RunOptions) (*Summary, error) {
 		return nil, err
 	}
 	defer models.Close()
-	adapterPath := filepath.Join(dir, adapterFile)
+	weightsPath := filepath.Join(dir, weightsFile)
 	if ckptDir != "" {
 		if err := models.Learner.LoadState(filepath.Join(ckptDir, stateFile)); err != nil {
 			return nil, fmt.Errorf("resume: %w", err)
 		}
-		if err := models.Student.SetAdapter(filepath.Join(ckptDir, adapterFile)); err != nil {
+		if err := models.Student.LoadWeights(filepath.Join(ckptDir, weightsFile)); err != nil {
 			return nil, fmt.Errorf("resume: %w", err)
 		}
 	}
 
-	var evalTasks []envs.Task
-	if cfg.Eval.Tasks > 0 {
-		if evalTasks, err = env.Tasks(cfg.Eval.Split, cfg.Eval.Tasks, cfg.Seed); err != nil {
-			return nil, fmt.Errorf("eval tasks: %w", err)
-		}
+	ev, err := cfg.Evaluator(env, cfg.Eval.Split, cfg.Eval.Tasks, cfg.Seed, cfg.Eval.Temperature)
+	if err != nil {
+		return nil, err
 	}
 	prog := newProgress(o.Log, start, cfg.Steps)
 	sum := &Summary{RunDir: dir, Report: filepath.Join(dir, "report.md"), FinalSuccess: -1}
-	evaluate := func(step int, who string, lm LM) error {
-		temp := cfg.Eval.Temperature
-		r, err := Evaluate(lm, env, evalTasks, cfg, temp)
+	evaluate := func(step int, who string, lm model.LM) error {
+		r, err := ev.Play(lm)
 		if err != nil {
 			return fmt.Errorf("eval %s at step %d: %w", who, step, err)
 		}
@@ -119,7 +116,7 @@ func Run(cfg *Config, o RunOptions) (*Summary, error) {
 		return appendJSONL(metricsPath, EvalMetrics{Kind: "eval", Step: step, Model: who, Split: cfg.Eval.Split, Tasks: r.Tasks,
 			Success: r.Success, MeanReturn: r.MeanReturn, EpisodeLen: r.EpisodeLen, InvalidRate: r.InvalidRate, Seconds: r.Seconds})
 	}
-	if start == 0 && len(evalTasks) > 0 {
+	if start == 0 && len(ev.Tasks) > 0 {
 		if cfg.Eval.Teacher {
 			if err := evaluate(0, "teacher", models.Teacher); err != nil {
 				return nil, err
@@ -131,7 +128,7 @@ func Run(cfg *Config, o RunOptions) (*Summary, error) {
 	}
 
 	for step := start + 1; step <= cfg.Steps; step++ {
-		m, err := trainStep(cfg, env, models, step, adapterPath)
+		m, err := trainStep(cfg, env, models, step, weightsPath)
 		if err != nil {
 			return nil, fmt.Errorf("step %d: %w", step, err)
 		}
@@ -145,7 +142,7 @@ func Run(cfg *Config, o RunOptions) (*Summary, error) {
 		}
 		prog.step(step, fmt.Sprintf("λ %.2f succ %.2f ret %.2f kl %.3f loss %.4f %.0f tok/s", m.Lambda, m.Success, m.MeanReturn, m.ReverseKL, m.Loss, m.TokensPerS))
 		last := step == cfg.Steps
-		if len(evalTasks) > 0 && (last || cfg.Eval.Every > 0 && step%cfg.Eval.Every == 0) {
+		if len(ev.Tasks) > 0 && (last || cfg.Eval.Every > 0 && step%cfg.Eval.Every == 0) {
 			if err := evaluate(step, "student", models.Student); err != nil {
 				return nil, err
 			}
@@ -162,7 +159,7 @@ func Run(cfg *Config, o RunOptions) (*Summary, error) {
 		sum.Steps = step
 		if step == o.StopAfter {
 			prog.done()
-			return sum, errStopped
+			return sum, ErrStopped
 		}
 	}
 	prog.done()
@@ -173,68 +170,5 @@ func Run(cfg *Config, o RunOptions) (*Summary, error) {
 	return sum, nil
 }
 
-// errStopped is returned when RunOptions.StopAfter cut the run short.
-var errStopped = errors.New("run stopped by StopAfter")
-
-// trainStep is one ATOD step: rollouts, teacher scoring, weights, update, sync.
-func trainStep(cfg *Config, env envs.Env, models *Models, step int, adapterPath string) (StepMetrics, error) {
-	m := StepMetrics{Kind: "train", Step: step, Lambda: cfg.Lambda(step)}
-	tasks, err := env.Tasks("train", cfg.Rollout.TasksPerStep, int64(deriveSeed(cfg.Seed, int64(step))>>1))
-	if err != nil {
-		return m, fmt.Errorf("tasks: %w", err)
-	}
-	t0 := time.Now()
-	spec := rolloutSpec{
-		pc: cfg.Prompt(), sampling: sampling(cfg, cfg.Sampling.Temperature), maxTurns: cfg.Rollout.MaxTurns,
-		seed: func(task, r, turn int) uint64 {
-			return deriveSeed(cfg.Seed, int64(step), int64(task), int64(r), int64(turn))
-		},
-	}
-	eps, err := rollout(models.Student, env, tasks, cfg.Rollout.GroupSize, spec)
-	if err != nil {
-		return m, fmt.Errorf("rollout: %w", err)
-	}
-	t1 := time.Now()
-	topK := 0
-	if cfg.TDUR.Enabled && cfg.TDUR.Disagreement == "topk_kl" {
-		topK = cfg.TDUR.TopK
-	}
-	if err := scoreTeacher(models.Teacher, models.Student, eps, topK); err != nil {
-		return m, fmt.Errorf("scoring: %w", err)
-	}
-	t2 := time.Now()
-	b := buildBatch(cfg, eps, m.Lambda)
-	o := summarise(eps, cfg.Rollout.InvalidPenalty)
-	m.Success, m.MeanReturn, m.EpisodeLen, m.InvalidRate = o.success, o.meanReturn, o.episodeLen, o.invalidRate
-	m.ReverseKL, m.Tokens = jsonFloat(b.revKL), b.tokens
-	for _, s := range b.seqs {
-		m.SeqTokens += len(s.Tokens)
-	}
-	wm, wlo, whi, wsd := weightStats(eps, b.turnW)
-	m.WMean, m.WMin, m.WMax, m.WStd = jsonFloat(wm), jsonFloat(wlo), jsonFloat(whi), jsonFloat(wsd)
-	if b.nonFinite > 0 || len(b.seqs) == 0 {
-		m.Skipped = true // nothing sound to learn from; the adapter stays as it is
-	} else {
-		st, err := models.Learner.Step(microBatches(b.seqs, cfg.Optim.MicroBatch))
-		if err != nil {
-			return m, fmt.Errorf("train: %w", err)
-		}
-		m.Loss, m.GradNorm, m.LR, m.Skipped = jsonFloat(st.Loss), jsonFloat(st.GradNorm), float64(st.LR), st.Skipped
-	}
-	t3 := time.Now()
-	if !m.Skipped {
-		if err := models.Learner.SaveAdapter(adapterPath); err != nil {
-			return m, fmt.Errorf("save adapter: %w", err)
-		}
-		if err := models.Student.SetAdapter(adapterPath); err != nil {
-			return m, fmt.Errorf("load adapter: %w", err)
-		}
-	}
-	t4 := time.Now()
-	m.RolloutS, m.ScoreS, m.TrainS, m.SyncS = t1.Sub(t0).Seconds(), t2.Sub(t1).Seconds(), t3.Sub(t2).Seconds(), t4.Sub(t3).Seconds()
-	if m.RolloutS > 0 {
-		m.TokensPerS = float64(b.tokens) / m.RolloutS
-	}
-	m.PeakRSSMB = peakRSSMB()
-	return m, nil
-}
+// ErrStopped is returned when RunOptions.StopAfter cut the run short.
+var ErrStopped = errors.New("run stopped by StopAfter")

@@ -23,7 +23,7 @@ type Adapter struct {
 // LoadAdapter loads a LoRA adapter for m. The file is checked first: a GGUF with general.type
 // "adapter", adapter.type "lora" and m's architecture; llama.cpp then checks the tensors.
 func (m *Model) LoadAdapter(path string) (*Adapter, error) {
-	arch, err := checkGGUF(path, true)
+	arch, err := CheckGGUF(path, true)
 	if err != nil {
 		return nil, fmt.Errorf("load adapter %s: %w", path, err)
 	}

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/atod-dev/atod/cgo/llama"
 	"github.com/atod-dev/atod/gguf"
+	"github.com/atod-dev/atod/model"
 	"github.com/atod-dev/atod/tinymodel"
 )
 
@@ -70,7 +70,7 @@ func TestAdapter(t *testing.T) {
 	toks := chatPrompt(t, m, "Heat the soup.")
 	score := func() []float32 {
 		t.Helper()
-		res, err := c.Score([]llama.ScoreRequest{{Seq: 0, Tokens: toks, From: 1}, {Seq: 1, Tokens: toks[:len(toks)/2], From: 3}})
+		res, err := c.Score([]model.ScoreRequest{{Seq: 0, Tokens: toks, From: 1}, {Seq: 1, Tokens: toks[:len(toks)/2], From: 3}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -160,7 +160,7 @@ func TestAdapterNoLeak(t *testing.T) {
 		if err := c.SetAdapter(a, 1); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := c.Score([]llama.ScoreRequest{{Tokens: toks, From: 1}}); err != nil {
+		if _, err := c.Score([]model.ScoreRequest{{Tokens: toks, From: 1}}); err != nil {
 			t.Fatal(err)
 		}
 		if err := c.SetAdapter(nil, 0); err != nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/atod-dev/atod/cgo/llama"
+	"github.com/atod-dev/atod/model"
 	"github.com/atod-dev/atod/tinymodel"
 )
 
@@ -61,10 +62,10 @@ func TestBenchGenVsRaw(t *testing.T) {
 	defer c.Close()
 	rng := rand.New(rand.NewSource(1))
 	prompts := make([][]int32, nSeq)
-	reqs := make([]llama.GenRequest, nSeq)
+	reqs := make([]model.GenRequest, nSeq)
 	for i := range prompts {
 		prompts[i] = randomTokens(m, rng, nPrompt)
-		reqs[i] = llama.GenRequest{Seq: i, Prompt: prompts[i], Sampling: llama.Sampling{Temperature: 1, Seed: uint64(1000 + i), MaxTokens: nGen}}
+		reqs[i] = model.GenRequest{Seq: i, Prompt: prompts[i], Sampling: model.Sampling{Temperature: 1, Seed: uint64(1000 + i), MaxTokens: nGen}}
 	}
 	lens := make([]int32, nSeq)
 	runAPI := func() time.Duration {
@@ -130,7 +131,7 @@ func TestBenchScoreVsPrefill(t *testing.T) {
 	for rep := range reps + 1 { // the first round warms up
 		c.ClearAll()
 		t0 := time.Now()
-		if _, err := c.Score([]llama.ScoreRequest{{Tokens: toks, From: 1}}); err != nil {
+		if _, err := c.Score([]model.ScoreRequest{{Tokens: toks, From: 1}}); err != nil {
 			t.Fatal(err)
 		}
 		dScore := time.Since(t0)
@@ -164,7 +165,7 @@ func TestBenchDecode(t *testing.T) {
 	for rep := range 4 {
 		c.ClearAll()
 		t0 := time.Now()
-		res, err := c.Generate([]llama.GenRequest{{Prompt: prompt, Sampling: llama.Sampling{Temperature: 1, Seed: uint64(rep), MaxTokens: 256}}})
+		res, err := c.Generate([]model.GenRequest{{Prompt: prompt, Sampling: model.Sampling{Temperature: 1, Seed: uint64(rep), MaxTokens: 256}}})
 		if err != nil {
 			t.Fatal(err)
 		}

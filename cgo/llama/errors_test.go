@@ -9,6 +9,7 @@ import (
 
 	"github.com/atod-dev/atod/cgo/llama"
 	"github.com/atod-dev/atod/gguf"
+	"github.com/atod-dev/atod/model"
 	"github.com/atod-dev/atod/tinymodel"
 )
 
@@ -107,22 +108,22 @@ func TestBadRequests(t *testing.T) {
 		long[i] = int32(300 + i)
 	}
 	ok := []int32{257, 300, 301}
-	gen := func(reqs ...llama.GenRequest) error { _, err := c.Generate(reqs); return err }
-	wantErr(t, "prompt longer than the context", gen(llama.GenRequest{Prompt: long}), "does not fit the context of 64 tokens")
-	wantErr(t, "empty prompt", gen(llama.GenRequest{}), "empty prompt")
-	wantErr(t, "token id too large", gen(llama.GenRequest{Prompt: []int32{257, int32(m.VocabSize())}}), "not in the vocabulary")
-	wantErr(t, "negative token id", gen(llama.GenRequest{Prompt: []int32{-1}}), "not in the vocabulary")
-	wantErr(t, "sequence out of range", gen(llama.GenRequest{Seq: 2, Prompt: ok}), "out of range")
-	wantErr(t, "same sequence twice", gen(llama.GenRequest{Prompt: ok}, llama.GenRequest{Prompt: ok}), "twice")
-	wantErr(t, "bad sampling", gen(llama.GenRequest{Prompt: ok, Sampling: llama.Sampling{TopP: 1.5}}), "invalid sampling")
+	gen := func(reqs ...model.GenRequest) error { _, err := c.Generate(reqs); return err }
+	wantErr(t, "prompt longer than the context", gen(model.GenRequest{Prompt: long}), "does not fit the context of 64 tokens")
+	wantErr(t, "empty prompt", gen(model.GenRequest{}), "empty prompt")
+	wantErr(t, "token id too large", gen(model.GenRequest{Prompt: []int32{257, int32(m.VocabSize())}}), "not in the vocabulary")
+	wantErr(t, "negative token id", gen(model.GenRequest{Prompt: []int32{-1}}), "not in the vocabulary")
+	wantErr(t, "sequence out of range", gen(model.GenRequest{Seq: 2, Prompt: ok}), "out of range")
+	wantErr(t, "same sequence twice", gen(model.GenRequest{Prompt: ok}, model.GenRequest{Prompt: ok}), "twice")
+	wantErr(t, "bad sampling", gen(model.GenRequest{Prompt: ok, Sampling: model.Sampling{TopP: 1.5}}), "invalid sampling")
 
-	score := func(r llama.ScoreRequest) error { _, err := c.Score([]llama.ScoreRequest{r}); return err }
-	wantErr(t, "score too long", score(llama.ScoreRequest{Tokens: long, From: 1}), "do not fit the context")
-	wantErr(t, "score From 0", score(llama.ScoreRequest{Tokens: ok, From: 0}), "From")
-	wantErr(t, "score bad token", score(llama.ScoreRequest{Tokens: []int32{1, 1 << 20}, From: 1}), "not in the vocabulary")
+	score := func(r model.ScoreRequest) error { _, err := c.Score([]model.ScoreRequest{r}); return err }
+	wantErr(t, "score too long", score(model.ScoreRequest{Tokens: long, From: 1}), "do not fit the context")
+	wantErr(t, "score From 0", score(model.ScoreRequest{Tokens: ok, From: 0}), "From")
+	wantErr(t, "score bad token", score(model.ScoreRequest{Tokens: []int32{1, 1 << 20}, From: 1}), "not in the vocabulary")
 
 	// A generation that reaches the end of the context stops there.
-	res, err := c.Generate([]llama.GenRequest{{Prompt: long[:60], Sampling: llama.Sampling{Temperature: 1}}})
+	res, err := c.Generate([]model.GenRequest{{Prompt: long[:60], Sampling: model.Sampling{Temperature: 1}}})
 	if err != nil {
 		t.Fatal(err)
 	}

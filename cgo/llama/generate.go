@@ -8,42 +8,14 @@ import "C"
 import (
 	"fmt"
 	"strings"
+
+	"github.com/atod-dev/atod/model"
 )
-
-// Sampling configures one sequence's generation. Tokens are drawn from the top TopK tokens, then
-// the smallest best-first set holding TopP of the probability at Temperature, with an RNG seeded
-// by Seed, so a request's tokens depend on nothing else in the batch.
-type Sampling struct {
-	Temperature float32 // 0 = greedy
-	TopP        float32 // 0 or 1 = off
-	TopK        int     // 0 = off
-	Seed        uint64
-	MaxTokens   int      // 0 = until end of generation, a stop string or the context's end
-	Stop        []string // stop once the generated text contains one (kept in Text)
-}
-
-// GenRequest asks for a continuation of Prompt in sequence Seq.
-type GenRequest struct {
-	Seq    int     // 0..NSeq-1, at most one request per sequence and call
-	Prompt []int32 // the whole transcript so far; the longest prefix already in Seq's KV cache is reused,
-	// a prefix shared with other requests of the same call is decoded once and copied (seq_cp)
-	Sampling
-}
-
-// GenResult is one request's continuation.
-type GenResult struct {
-	Tokens    []int32   // generated tokens, the end-of-generation token included
-	Text      string    // Tokens as text, special tokens not rendered
-	LogProbs  []float32 // log π(tok) under the temperature-1 distribution over the full vocabulary
-	Entropies []float32 // entropy of that full temperature-1 distribution
-	Stop      string    // "eog" | "stop" | "length" | "context"
-	Decoded   int       // prompt tokens decoded for this request (not reused)
-}
 
 // Generate continues every request together: prompts are prefilled in shared batches, then each
 // step decodes one token of every unfinished sequence in one llama_decode call. Afterwards a
 // sequence's KV cache holds its prompt and all generated tokens but the last.
-func (c *Context) Generate(reqs []GenRequest) ([]GenResult, error) {
+func (c *Context) Generate(reqs []model.GenRequest) ([]model.GenResult, error) {
 	if err := c.usable(); err != nil {
 		return nil, fmt.Errorf("generate: %w", err)
 	}
@@ -77,7 +49,7 @@ func (c *Context) Generate(reqs []GenRequest) ([]GenResult, error) {
 		return nil, fmt.Errorf("generate: %w", err)
 	}
 
-	res := make([]GenResult, len(reqs))
+	res := make([]model.GenResult, len(reqs))
 	text := make([][]byte, len(reqs)) // generated text so far, for stop strings
 	active := make([]int, len(reqs))
 	for i := range reqs {
@@ -116,7 +88,7 @@ func (c *Context) Generate(reqs []GenRequest) ([]GenResult, error) {
 
 // stopReason says why request r stops after token tok ("" = it goes on). text is its generated text,
 // of which the bytes from prev on are new.
-func (c *Context) stopReason(r GenRequest, tok int32, text []byte, prev, n int) string {
+func (c *Context) stopReason(r model.GenRequest, tok int32, text []byte, prev, n int) string {
 	if c.m.IsEOG(tok) {
 		return "eog"
 	}

@@ -30,12 +30,12 @@ import (
 
 var initOnce sync.Once
 
-// setup initialises llama.cpp once: logging, then the GPU backends found on disk.
-func setup() {
+// Setup initialises llama.cpp and ggml once for inference and training alike:
+// logging, then the GPU backends found on disk, each device registered once.
+func Setup() {
 	initOnce.Do(func() {
 		C.atod_init(C.bool(os.Getenv("ATOD_DEBUG") != ""))
 		for _, dir := range backendDirs() {
-			// cgo/train may have loaded them already: never register a device twice.
 			if C.atod_find_gpu(nil) != nil {
 				break
 			}
@@ -106,11 +106,8 @@ type Model struct {
 // LoadModel loads a GGUF model. Bad files (missing, not GGUF, truncated, adapter, unknown
 // architecture) give errors, never aborts.
 func LoadModel(path string, p ModelParams) (*Model, error) {
-	setup()
-	if _, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("load model: %w", err)
-	}
-	arch, err := checkGGUF(path, false)
+	Setup()
+	arch, err := CheckGGUF(path, false)
 	if err != nil {
 		return nil, fmt.Errorf("load model %s: %w", path, err)
 	}
@@ -137,8 +134,14 @@ func LoadModel(path string, p ModelParams) (*Model, error) {
 	return &Model{m: m, vocab: vocab, arch: arch, threads: threads, nVocab: int(C.llama_vocab_n_tokens(vocab))}, nil
 }
 
-// checkGGUF validates the file's header and returns its architecture.
-func checkGGUF(path string, adapter bool) (string, error) {
+// CheckGGUF validates a model (or, with adapter, a LoRA adapter) file before
+// llama.cpp's loader sees it, so a bad file is an error and never an abort: it
+// must exist, parse as GGUF, hold all its tensor data and name its
+// architecture. It returns that architecture.
+func CheckGGUF(path string, adapter bool) (string, error) {
+	if _, err := os.Stat(path); err != nil {
+		return "", fmt.Errorf("cannot read file: %w", err)
+	}
 	cpath := C.CString(path)
 	defer C.free(unsafe.Pointer(cpath))
 	var arch, msg [256]C.char

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/atod-dev/atod/cgo/llama"
+	"github.com/atod-dev/atod/model"
 	"github.com/atod-dev/atod/tinymodel"
 )
 
@@ -64,7 +65,7 @@ func tokenize(t testing.TB, m *llama.Model, text string) []int32 {
 // chatPrompt renders a system+user conversation with the model's template, ready for the assistant.
 func chatPrompt(t testing.TB, m *llama.Model, user string) []int32 {
 	t.Helper()
-	s, err := m.ApplyChatTemplate("", []llama.Message{{Role: "system", Content: "You act in a house."}, {Role: "user", Content: user}}, true)
+	s, err := m.ApplyChatTemplate("", []model.Message{{Role: "system", Content: "You act in a house."}, {Role: "user", Content: user}}, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +148,7 @@ func TestChatTemplate(t *testing.T) {
 	if !strings.Contains(m.ChatTemplate(), "<|im_start|>") {
 		t.Fatalf("model template is not chatml: %q", m.ChatTemplate())
 	}
-	msgs := []llama.Message{{Role: "system", Content: "Be brief."}, {Role: "user", Content: "Hi?"}, {Role: "assistant", Content: "Hello."}}
+	msgs := []model.Message{{Role: "system", Content: "Be brief."}, {Role: "user", Content: "Hi?"}, {Role: "assistant", Content: "Hello."}}
 	got, err := m.ApplyChatTemplate("", msgs, false)
 	if err != nil {
 		t.Fatal(err)
@@ -173,16 +174,16 @@ func TestGenerateReproducible(t *testing.T) {
 	m := loadModel(t, tinyPath)
 	c := newContext(t, m, 256, 2)
 	prompt := chatPrompt(t, m, "Find the apple.")
-	run := func(seq int, s llama.Sampling) llama.GenResult {
+	run := func(seq int, s model.Sampling) model.GenResult {
 		t.Helper()
 		c.ClearAll()
-		res, err := c.Generate([]llama.GenRequest{{Seq: seq, Prompt: prompt, Sampling: s}})
+		res, err := c.Generate([]model.GenRequest{{Seq: seq, Prompt: prompt, Sampling: s}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return res[0]
 	}
-	s := llama.Sampling{Temperature: 1, Seed: 42, MaxTokens: 32}
+	s := model.Sampling{Temperature: 1, Seed: 42, MaxTokens: 32}
 	a, b := run(0, s), run(1, s)
 	if fmt.Sprint(a.Tokens) != fmt.Sprint(b.Tokens) || maxAbsDiff(a.LogProbs, b.LogProbs) > 1e-5 {
 		t.Errorf("same seed, different results:\n%v\n%v", a.Tokens, b.Tokens)
@@ -202,8 +203,8 @@ func TestGenerateReproducible(t *testing.T) {
 	}
 
 	// TopK 1 and a tiny TopP keep only the best token: both are greedy decoding.
-	greedy := run(0, llama.Sampling{MaxTokens: 16})
-	for _, s := range []llama.Sampling{{Temperature: 1, TopK: 1, Seed: 5, MaxTokens: 16}, {Temperature: 1.5, TopP: 1e-6, Seed: 6, MaxTokens: 16}} {
+	greedy := run(0, model.Sampling{MaxTokens: 16})
+	for _, s := range []model.Sampling{{Temperature: 1, TopK: 1, Seed: 5, MaxTokens: 16}, {Temperature: 1.5, TopP: 1e-6, Seed: 6, MaxTokens: 16}} {
 		if got := run(0, s); fmt.Sprint(got.Tokens) != fmt.Sprint(greedy.Tokens) {
 			t.Errorf("%+v: got %v, want greedy %v", s, got.Tokens, greedy.Tokens)
 		}
@@ -214,15 +215,15 @@ func TestGenerateReproducible(t *testing.T) {
 // generated alone in a fresh single-sequence context.
 func TestBatchMatchesAlone(t *testing.T) {
 	m := loadModel(t, tinyPath)
-	samplings := []llama.Sampling{
+	samplings := []model.Sampling{
 		{Temperature: 1}, {Temperature: 0.7}, {}, {Temperature: 1.3, TopK: 20},
 		{Temperature: 1, TopP: 0.9}, {Temperature: 0.8, TopK: 50, TopP: 0.95}, {Temperature: 1}, {Temperature: 2, TopP: 0.5},
 	}
-	var reqs []llama.GenRequest
+	var reqs []model.GenRequest
 	for i, s := range samplings {
 		s.Seed = uint64(100 + i)
 		s.MaxTokens = 24
-		reqs = append(reqs, llama.GenRequest{Seq: i, Prompt: chatPrompt(t, m, fmt.Sprintf("Task %d: put %d mugs in the sink.", i, i+1)), Sampling: s})
+		reqs = append(reqs, model.GenRequest{Seq: i, Prompt: chatPrompt(t, m, fmt.Sprintf("Task %d: put %d mugs in the sink.", i, i+1)), Sampling: s})
 	}
 	batched, err := newContext(t, m, 128, 8).Generate(reqs)
 	if err != nil {
@@ -231,7 +232,7 @@ func TestBatchMatchesAlone(t *testing.T) {
 	worst := 0.0
 	for i, r := range reqs {
 		r.Seq = 0
-		alone, err := newContext(t, m, 128, 1).Generate([]llama.GenRequest{r})
+		alone, err := newContext(t, m, 128, 1).Generate([]model.GenRequest{r})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -257,12 +258,12 @@ func TestGenerateMatchesScore(t *testing.T) {
 	m := loadModel(t, tinyPath)
 	c := newContext(t, m, 256, 2)
 	prompt := chatPrompt(t, m, "Open the fridge.")
-	gen, err := c.Generate([]llama.GenRequest{{Seq: 0, Prompt: prompt, Sampling: llama.Sampling{Temperature: 0.9, TopK: 40, Seed: 7, MaxTokens: 40}}})
+	gen, err := c.Generate([]model.GenRequest{{Seq: 0, Prompt: prompt, Sampling: model.Sampling{Temperature: 0.9, TopK: 40, Seed: 7, MaxTokens: 40}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	g := gen[0]
-	sc, err := c.Score([]llama.ScoreRequest{{Seq: 1, Tokens: concat(prompt, g.Tokens), From: len(prompt), TopK: m.VocabSize()}})
+	sc, err := c.Score([]model.ScoreRequest{{Seq: 1, Tokens: concat(prompt, g.Tokens), From: len(prompt), TopK: m.VocabSize()}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -299,12 +300,12 @@ func TestSamplerFrequencies(t *testing.T) {
 	const nSeq, rounds = 64, 16
 	c := newContext(t, m, 64, nSeq)
 	prompt := chatPrompt(t, m, "Go.")
-	sc, err := c.Score([]llama.ScoreRequest{{Seq: 0, Tokens: concat(prompt, []int32{0}), From: len(prompt), TopK: m.VocabSize()}})
+	sc, err := c.Score([]model.ScoreRequest{{Seq: 0, Tokens: concat(prompt, []int32{0}), From: len(prompt), TopK: m.VocabSize()}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	dist := sc[0].TopK[0] // best first
-	for _, s := range []llama.Sampling{{Temperature: 0.7}, {Temperature: 1, TopK: 3}, {Temperature: 1.5, TopP: 0.3}, {Temperature: 0.9, TopK: 40, TopP: 0.6}} {
+	for _, s := range []model.Sampling{{Temperature: 0.7}, {Temperature: 1, TopK: 3}, {Temperature: 1.5, TopP: 0.3}, {Temperature: 0.9, TopK: 40, TopP: 0.6}} {
 		kept := dist
 		if s.TopK > 0 {
 			kept = kept[:s.TopK]
@@ -327,10 +328,10 @@ func TestSamplerFrequencies(t *testing.T) {
 		counts := map[int32]int{}
 		for r := range rounds {
 			c.ClearAll()
-			reqs := make([]llama.GenRequest, nSeq)
+			reqs := make([]model.GenRequest, nSeq)
 			for i := range reqs {
 				s.Seed, s.MaxTokens = uint64(r*nSeq+i), 1
-				reqs[i] = llama.GenRequest{Seq: i, Prompt: prompt, Sampling: s}
+				reqs[i] = model.GenRequest{Seq: i, Prompt: prompt, Sampling: s}
 			}
 			res, err := c.Generate(reqs)
 			if err != nil {
@@ -367,19 +368,19 @@ func TestSamplerFrequencies(t *testing.T) {
 // entropies and top-k as on one.
 func TestThreadedReduce(t *testing.T) {
 	m := loadModel(t, tinyPath)
-	run := func(threads int) ([]llama.GenResult, []llama.ScoreResult) {
+	run := func(threads int) ([]model.GenResult, []model.ScoreResult) {
 		c, err := m.NewContext(llama.ContextParams{NCtx: 128, NSeq: 4})
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer c.Close()
 		c.SetReduce(1, threads) // a thread per row, up to threads
-		var reqs []llama.GenRequest
-		var sreqs []llama.ScoreRequest
+		var reqs []model.GenRequest
+		var sreqs []model.ScoreRequest
 		for i := range 4 {
 			p := chatPrompt(t, m, fmt.Sprintf("Clean mug %d.", i))
-			reqs = append(reqs, llama.GenRequest{Seq: i, Prompt: p, Sampling: llama.Sampling{Temperature: 1, TopP: 0.9, Seed: uint64(i), MaxTokens: 12}})
-			sreqs = append(sreqs, llama.ScoreRequest{Seq: i, Tokens: p, From: 2, TopK: 5})
+			reqs = append(reqs, model.GenRequest{Seq: i, Prompt: p, Sampling: model.Sampling{Temperature: 1, TopP: 0.9, Seed: uint64(i), MaxTokens: 12}})
+			sreqs = append(sreqs, model.ScoreRequest{Seq: i, Tokens: p, From: 2, TopK: 5})
 		}
 		gen, err := c.Generate(reqs)
 		if err != nil {
@@ -407,11 +408,11 @@ func TestKVF16(t *testing.T) {
 	}
 	defer c.Close()
 	prompt := chatPrompt(t, m, "Cool the lettuce.")
-	gen, err := c.Generate([]llama.GenRequest{{Prompt: prompt, Sampling: llama.Sampling{Temperature: 1, Seed: 3, MaxTokens: 20}}})
+	gen, err := c.Generate([]model.GenRequest{{Prompt: prompt, Sampling: model.Sampling{Temperature: 1, Seed: 3, MaxTokens: 20}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	sc, err := c.Score([]llama.ScoreRequest{{Seq: 1, Tokens: concat(prompt, gen[0].Tokens), From: len(prompt)}})
+	sc, err := c.Score([]model.ScoreRequest{{Seq: 1, Tokens: concat(prompt, gen[0].Tokens), From: len(prompt)}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/atod-dev/atod/cgo/llama"
+	"github.com/atod-dev/atod/model"
 )
 
 // TestMultiTurnReuse grows a transcript turn by turn: each turn decodes only the tokens not yet in the
@@ -21,7 +21,7 @@ func TestMultiTurnReuse(t *testing.T) {
 	var genPos []int // transcript positions of generated tokens
 	inCache := 0
 	for turn := range 4 {
-		res, err := c.Generate([]llama.GenRequest{{Seq: 0, Prompt: transcript, Sampling: llama.Sampling{Temperature: 1, Seed: uint64(turn), MaxTokens: 12}}})
+		res, err := c.Generate([]model.GenRequest{{Seq: 0, Prompt: transcript, Sampling: model.Sampling{Temperature: 1, Seed: uint64(turn), MaxTokens: 12}}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -38,7 +38,7 @@ func TestMultiTurnReuse(t *testing.T) {
 		transcript = concat(transcript, g.Tokens, obs)
 	}
 
-	sc, err := c.Score([]llama.ScoreRequest{{Seq: 1, Tokens: transcript, From: start}})
+	sc, err := c.Score([]model.ScoreRequest{{Seq: 1, Tokens: transcript, From: start}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +57,7 @@ func TestMultiTurnReuse(t *testing.T) {
 	// Scoring reuses the cache too: scoring the tokens added to the transcript decodes only those,
 	// with the log-probs of scoring everything afresh.
 	more := concat(transcript, tokenize(t, m, "You take the apple."))
-	sc2, err := c.Score([]llama.ScoreRequest{{Seq: 1, Tokens: more, From: len(transcript)}})
+	sc2, err := c.Score([]model.ScoreRequest{{Seq: 1, Tokens: more, From: len(transcript)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +65,7 @@ func TestMultiTurnReuse(t *testing.T) {
 		t.Errorf("rescoring decoded %d tokens, want %d", sc2[0].Decoded, want)
 	}
 	c.ClearSeq(0)
-	fresh, err := c.Score([]llama.ScoreRequest{{Seq: 0, Tokens: more, From: len(transcript)}})
+	fresh, err := c.Score([]model.ScoreRequest{{Seq: 0, Tokens: more, From: len(transcript)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,9 +83,9 @@ func TestSharedPrefix(t *testing.T) {
 	m := loadModel(t, tinyPath)
 	system := chatPrompt(t, m, "Put a clean mug in the coffee machine.")
 	prompts := [][]int32{system, system, concat(system, tokenize(t, m, "I go to the sink.")), system}
-	var reqs []llama.GenRequest
+	var reqs []model.GenRequest
 	for i, p := range prompts {
-		reqs = append(reqs, llama.GenRequest{Seq: i, Prompt: p, Sampling: llama.Sampling{Temperature: 1, Seed: uint64(i), MaxTokens: 10}})
+		reqs = append(reqs, model.GenRequest{Seq: i, Prompt: p, Sampling: model.Sampling{Temperature: 1, Seed: uint64(i), MaxTokens: 10}})
 	}
 	c := newContext(t, m, 256, 4)
 	res, err := c.Generate(reqs)
@@ -99,7 +99,7 @@ func TestSharedPrefix(t *testing.T) {
 			t.Errorf("request %d decoded %d, want %d", i, res[i].Decoded, wantDecoded[i])
 		}
 		r.Seq = 0
-		alone, err := newContext(t, m, 256, 1).Generate([]llama.GenRequest{r})
+		alone, err := newContext(t, m, 256, 1).Generate([]model.GenRequest{r})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -129,7 +129,7 @@ func TestStopStrings(t *testing.T) {
 	m := loadModel(t, tinyPath)
 	c := newContext(t, m, 256, 1)
 	prompt := chatPrompt(t, m, "Say something.")
-	free, err := c.Generate([]llama.GenRequest{{Prompt: prompt, Sampling: llama.Sampling{MaxTokens: 20}}})
+	free, err := c.Generate([]model.GenRequest{{Prompt: prompt, Sampling: model.Sampling{MaxTokens: 20}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +138,7 @@ func TestStopStrings(t *testing.T) {
 	if stop == "" {
 		t.Skip("4th greedy token renders as nothing")
 	}
-	res, err := c.Generate([]llama.GenRequest{{Prompt: prompt, Sampling: llama.Sampling{MaxTokens: 20, Stop: []string{"<never>", stop}}}})
+	res, err := c.Generate([]model.GenRequest{{Prompt: prompt, Sampling: model.Sampling{MaxTokens: 20, Stop: []string{"<never>", stop}}}})
 	if err != nil {
 		t.Fatal(err)
 	}

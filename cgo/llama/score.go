@@ -5,34 +5,17 @@ package llama
 */
 import "C"
 
-import "fmt"
+import (
+	"fmt"
 
-// ScoreRequest asks for the log-probs of Tokens[From:], each given the tokens before it.
-type ScoreRequest struct {
-	Seq    int
-	Tokens []int32
-	From   int // score positions From..len-1, From >= 1
-	TopK   int // also report the TopK most likely tokens at each scored position
-}
-
-// TokenLogProb is a token with its log-prob.
-type TokenLogProb struct {
-	Token   int32
-	LogProb float32
-}
-
-// ScoreResult holds one request's log-probs under the temperature-1 distribution.
-type ScoreResult struct {
-	LogProbs []float32        // len(Tokens)-From
-	TopK     [][]TokenLogProb // per scored position, best first; nil when TopK is 0
-	Decoded  int              // tokens decoded for this request (not reused)
-}
+	"github.com/atod-dev/atod/model"
+)
 
 // Score computes log-probs of given tokens for many sequences in shared batches; the log-softmax is
 // computed in C and logits are requested only for scored positions. Like Generate it reuses each
 // sequence's cached prefix and shares prefixes within the call; afterwards a sequence's KV cache holds
 // all its tokens but the last.
-func (c *Context) Score(reqs []ScoreRequest) ([]ScoreResult, error) {
+func (c *Context) Score(reqs []model.ScoreRequest) ([]model.ScoreResult, error) {
 	if err := c.usable(); err != nil {
 		return nil, fmt.Errorf("score: %w", err)
 	}
@@ -75,19 +58,19 @@ func (c *Context) Score(reqs []ScoreRequest) ([]ScoreResult, error) {
 		return nil, fmt.Errorf("score: %w", err)
 	}
 
-	res := make([]ScoreResult, len(reqs))
+	res := make([]model.ScoreResult, len(reqs))
 	for i, r := range reqs {
 		n := len(r.Tokens) - r.From
 		res[i].Decoded = decoded[i]
 		res[i].LogProbs = make([]float32, n)
 		if r.TopK > 0 {
-			res[i].TopK = make([][]TokenLogProb, n)
+			res[i].TopK = make([][]model.TokenLogProb, n)
 		}
 		for j := range n {
 			k := base[i] + j
 			res[i].LogProbs[j] = float32(outs[k].logprob)
 			for t := range r.TopK {
-				res[i].TopK[j] = append(res[i].TopK[j], TokenLogProb{Token: topTok[k*topN+t], LogProb: topLP[k*topN+t]})
+				res[i].TopK[j] = append(res[i].TopK[j], model.TokenLogProb{Token: topTok[k*topN+t], LogProb: topLP[k*topN+t]})
 			}
 		}
 	}

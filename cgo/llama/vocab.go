@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"strings"
 	"unsafe"
+
+	"github.com/atod-dev/atod/model"
 )
 
 func cstr(s string) *C.char {
@@ -93,13 +95,10 @@ func (m *Model) ChatTemplate() string {
 	return C.GoString(t)
 }
 
-// Message is one chat turn.
-type Message struct{ Role, Content string }
-
 // ApplyChatTemplate renders msgs with tmpl (a template text or a llama.cpp template name such as
 // "chatml"; "" = the model's own). addAssistant appends the start of an assistant turn.
 // llama.cpp recognises a fixed list of templates, not arbitrary Jinja.
-func (m *Model) ApplyChatTemplate(tmpl string, msgs []Message, addAssistant bool) (string, error) {
+func (m *Model) ApplyChatTemplate(tmpl string, msgs []model.Message, addAssistant bool) (string, error) {
 	if tmpl == "" {
 		tmpl = m.ChatTemplate()
 		if tmpl == "" {

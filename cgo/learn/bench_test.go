@@ -1,0 +1,201 @@
+package learn_test
+
+import (
+	"bufio"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/atod-dev/atod/cgo/learn"
+	"github.com/atod-dev/atod/cgo/llama"
+	"github.com/atod-dev/atod/model"
+	"github.com/atod-dev/atod/tinymodel"
+)
+
+// Benchmarks (ATOD_BENCH=1): a LoRA train step (forward + backward + AdamW)
+// against llama.cpp's prefill of the same tokens, and training throughput and
+// peak memory on ~10M and ~100M parameter models. Threads: ATOD_BENCH_THREADS
+// (default NumCPU).
+
+func benchThreads() int {
+	if n, err := strconv.Atoi(os.Getenv("ATOD_BENCH_THREADS")); err == nil && n > 0 {
+		return n
+	}
+	return runtime.NumCPU()
+}
+
+func skipUnlessBench(t *testing.T) {
+	if os.Getenv("ATOD_BENCH") != "1" {
+		t.Skip("benchmark: set ATOD_BENCH=1")
+	}
+}
+
+// benchBatch: nSeq sequences of nTok random tokens, every token after the first a target.
+func benchBatch(vocab, nSeq, nTok int) []model.TrainSeq {
+	rng := rand.New(rand.NewPCG(1, 1))
+	seqs := make([]model.TrainSeq, nSeq)
+	for i := range seqs {
+		seqs[i] = randSeq(rng, vocab, nTok, 1, 1, 1)
+	}
+	return seqs
+}
+
+// timing is the median wall time and process CPU time of some calls; on a
+// shared machine CPU time is the steadier of the two (with one thread).
+type timing struct{ wall, cpu time.Duration }
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// median of n timings of f, after one warm-up call.
+func median(t *testing.T, n int, f func() error) timing {
+	t.Helper()
+	if err := f(); err != nil {
+		t.Fatal(err)
+	}
+	walls, cpus := make([]time.Duration, n), make([]time.Duration, n)
+	for i := range walls {
+		t0, c0 := time.Now(), cpuTime()
+		if err := f(); err != nil {
+			t.Fatal(err)
+		}
+		walls[i], cpus[i] = time.Since(t0), cpuTime()-c0
+	}
+	for _, ds := range [][]time.Duration{walls, cpus} {
+		sort.Slice(ds, func(a, b int) bool { return ds[a] < ds[b] })
+	}
+	return timing{walls[n/2], cpus[n/2]}
+}
+
+func benchLearner(t *testing.T, path string) *learn.Learner {
+	cfg := testConfig() // rank 16 on q,k,v,o,gate,up,down
+	cfg.Threads = benchThreads()
+	return newLearner(t, path, cfg)
+}
+
+func TestBenchTrainVsPrefill(t *testing.T) {
+	skipUnlessBench(t)
+	path := tinyModel(t, tinymodel.Options10M())
+	tr := benchLearner(t, path)
+	seqs := benchBatch(tr.VocabSize(), 4, 256)
+	step := median(t, 5, func() error { _, err := tr.Step([][]model.TrainSeq{seqs}); return err })
+	fwd := median(t, 5, func() error { _, err := tr.LogProbs(seqs); return err })
+
+	m, err := llama.LoadModel(path, llama.ModelParams{Backend: "cpu", Threads: benchThreads()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	// as the product scores: all sequences in one call (one unified KV cache) ...
+	batched := prefill(t, m, seqs, len(seqs))
+	// ... and one sequence per call, where attention spans only that sequence
+	single := prefill(t, m, seqs, 1)
+	pre := batched
+	if single.wall < pre.wall {
+		pre = single
+	}
+	ms := func(d time.Duration) float64 { return d.Seconds() * 1e3 }
+	fmt.Printf("bench: train_step_ms_10m_4x256 = %.1f ms\n", ms(step.wall))
+	fmt.Printf("bench: train_forward_ms_10m_4x256 = %.1f ms\n", ms(fwd.wall))
+	fmt.Printf("bench: prefill_ms_10m_4x256_batched = %.1f ms\n", ms(batched.wall))
+	fmt.Printf("bench: prefill_ms_10m_4x256_one_seq_per_call = %.1f ms\n", ms(single.wall))
+	fmt.Printf("bench: train_vs_prefill = %.2f x\n", step.wall.Seconds()/pre.wall.Seconds())
+	fmt.Printf("bench: train_vs_prefill_cpu_time = %.2f x\n", step.cpu.Seconds()/pre.cpu.Seconds())
+	fmt.Printf("bench: train_vs_own_forward_cpu_time = %.2f x\n", step.cpu.Seconds()/fwd.cpu.Seconds())
+}
+
+// prefill times llama.cpp scoring every token of seqs (nothing reused), nSeq
+// sequences per Score call.
+func prefill(t *testing.T, m *llama.Model, seqs []model.TrainSeq, nSeq int) timing {
+	c, err := m.NewContext(llama.ContextParams{NCtx: len(seqs[0].Tokens), NSeq: nSeq, NBatch: nSeq * len(seqs[0].Tokens)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return median(t, 5, func() error {
+		for i := 0; i < len(seqs); i += nSeq {
+			c.ClearAll()
+			reqs := make([]model.ScoreRequest, nSeq)
+			for j := range reqs {
+				reqs[j] = model.ScoreRequest{Seq: j, Tokens: seqs[i+j].Tokens, From: 1}
+			}
+			if _, err := c.Score(reqs); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// The throughput benchmarks run in a child process each, so that its peak RSS
+// (VmHWM) belongs to that model alone.
+func TestBenchTrain10M(t *testing.T)  { benchInChild(t, "10m") }
+func TestBenchTrain100M(t *testing.T) { benchInChild(t, "100m") }
+
+func benchInChild(t *testing.T, size string) {
+	skipUnlessBench(t)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestBenchChild$", "-test.v")
+	cmd.Env = append(os.Environ(), "ATOD_BENCH_CHILD="+size)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("child %s: %v\n%s", size, err, out)
+	}
+	sc := bufio.NewScanner(strings.NewReader(string(out)))
+	for sc.Scan() {
+		if strings.HasPrefix(sc.Text(), "bench: ") {
+			fmt.Println(sc.Text())
+		}
+	}
+}
+
+func TestBenchChild(t *testing.T) {
+	size := os.Getenv("ATOD_BENCH_CHILD")
+	if size == "" {
+		t.Skip("run by TestBenchTrain10M/100M")
+	}
+	o := tinymodel.Options10M()
+	if size == "100m" {
+		o = tinymodel.Options100M()
+	}
+	path := filepath.Join(t.TempDir(), "model.gguf")
+	if err := tinymodel.Write(path, o); err != nil {
+		t.Fatal(err)
+	}
+	tr := benchLearner(t, path)
+	const nSeq, nTok = 4, 256
+	seqs := benchBatch(tr.VocabSize(), nSeq, nTok)
+	step := median(t, 5, func() error { _, err := tr.Step([][]model.TrainSeq{seqs}); return err })
+	fmt.Printf("bench: train_tokens_per_s_%s = %.0f tokens/s\n", size, float64(nSeq*nTok)/step.wall.Seconds())
+	fmt.Printf("bench: train_tokens_per_cpu_s_%s = %.0f tokens/s\n", size, float64(nSeq*nTok)/step.cpu.Seconds())
+	fmt.Printf("bench: train_peak_rss_mb_%s = %.0f MB\n", size, vmHWM(t)/1024)
+	t.Logf("%d params, %d threads, %v per step of %dx%d tokens", o.NParams(), benchThreads(), step.wall, nSeq, nTok)
+}
+
+// vmHWM is the process's peak resident set in KiB.
+func vmHWM(t *testing.T) float64 {
+	raw, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Skip("no /proc/self/status")
+	}
+	for _, l := range strings.Split(string(raw), "\n") {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmHWM:" {
+			v, _ := strconv.ParseFloat(f[1], 64)
+			return v
+		}
+	}
+	t.Fatal("no VmHWM")
+	return 0
+}

@@ -1,0 +1,119 @@
+package learn_test
+
+import (
+	"math/rand/v2"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/atod-dev/atod/cgo/learn"
+	"github.com/atod-dev/atod/model"
+	"github.com/atod-dev/atod/tinymodel"
+)
+
+// tinyOpts is a 2-layer model with grouped-query attention, small enough that
+// a train step takes milliseconds.
+func tinyOpts(arch string) tinymodel.Options {
+	o := tinymodel.DefaultOptions()
+	o.Arch = arch
+	o.Layers = 2
+	o.Embd = 64
+	o.Heads = 4
+	o.KVHeads = 2
+	o.FF = 128
+	return o
+}
+
+var (
+	modelMu    sync.Mutex
+	modelCache = map[tinymodel.Options]string{}
+	modelDir   string
+)
+
+// model writes (once per test binary) a tiny model with options o.
+func tinyModel(t testing.TB, o tinymodel.Options) string {
+	t.Helper()
+	modelMu.Lock()
+	defer modelMu.Unlock()
+	if p, ok := modelCache[o]; ok {
+		return p
+	}
+	if modelDir == "" {
+		var err error
+		if modelDir, err = osMkdirTemp(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := filepath.Join(modelDir, filepath.Base(t.Name())+"-"+o.Arch+".gguf")
+	if err := tinymodel.Write(p, o); err != nil {
+		t.Fatalf("tinymodel.Write: %v", err)
+	}
+	modelCache[o] = p
+	return p
+}
+
+// testConfig is a rank-16 LoRA on every projection with AdamW at 1e-4: the
+// learner's own settings, which the trainer's config fills in a run.
+func testConfig() learn.Config {
+	return learn.Config{
+		Rank: 16, Alpha: 32, Targets: []string{"q", "k", "v", "o", "gate", "up", "down"},
+		Seed: 1, Backend: "auto", GPULayers: -1,
+		LR: 1e-4, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0,
+		ClipNorm: 1, MinLRRatio: 0.1, MaxSeqLen: 4096,
+	}
+}
+
+func loraConfig() learn.Config {
+	c := testConfig()
+	c.Rank = 4
+	c.Alpha = 8
+	c.Threads = 1
+	c.MaxSeqLen = 128
+	return c
+}
+
+func newLearner(t testing.TB, path string, c learn.Config) *learn.Learner {
+	t.Helper()
+	tr, err := learn.New(path, c)
+	if err != nil {
+		t.Fatalf("learn.New: %v", err)
+	}
+	t.Cleanup(tr.Close)
+	return tr
+}
+
+// randSeq is a sequence of n random tokens whose targets are tokens from..n-1,
+// with weights drawn from [lo, hi).
+func randSeq(rng *rand.Rand, vocab, n, from int, lo, hi float32) model.TrainSeq {
+	s := model.TrainSeq{Tokens: make([]int32, n), Mask: make([]bool, n), Weights: make([]float32, n)}
+	for i := range s.Tokens {
+		s.Tokens[i] = int32(rng.IntN(vocab))
+		if i >= from {
+			s.Mask[i] = true
+			s.Weights[i] = lo + (hi-lo)*rng.Float32()
+		}
+	}
+	return s
+}
+
+// randomizeB gives every LoRA B non-zero values, so the adapter changes the
+// model and the gradients of A are non-zero.
+func randomizeB(t testing.TB, tr *learn.Learner, seed uint64, scale float32) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, 2))
+	for _, name := range tr.ParamNames() {
+		if filepath.Ext(name) != ".lora_b" {
+			continue
+		}
+		v, err := tr.Param(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range v {
+			v[i] = scale * (2*rng.Float32() - 1)
+		}
+		if err := tr.SetParam(name, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

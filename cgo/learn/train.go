@@ -1,0 +1,367 @@
+// Package learn is the student's training graph on ggml: it trains a LoRA
+// adapter (or every weight of a tiny model) of a llama-family GGUF model with the per-token weighted log-likelihood loss of
+// atod's DESIGN:
+//
+//	L(θ) = −(1/N) Σ_t w_t · log π_θ(y_t)
+//
+// over the masked-in tokens of all micro-batches of a step (N of them). The
+// forward and backward passes run in ggml (see graph.cpp); global-norm clipping
+// and AdamW run in Go over host copies of the parameters (optim.go).
+package learn
+
+/*
+#cgo CXXFLAGS: -std=c++17
+#include <stdlib.h>
+#include "train.h"
+*/
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"unsafe"
+
+	"github.com/atod-dev/atod/cgo/llama"
+	"github.com/atod-dev/atod/model"
+)
+
+// Config of a Learner. The trainer fills it from its config file, whose
+// defaults are the only ones (trainer.DefaultConfig).
+type Config struct {
+	Rank        int
+	Alpha       float32
+	Targets     []string // among q,k,v,o,gate,up,down
+	FullWeights bool     // train every weight (tiny models from scratch) instead of LoRA
+	Seed        uint64
+	Backend     string // "auto"|""|"cpu"|"cuda"|"metal"
+	GPULayers   int
+	Threads     int // 0 = NumCPU
+
+	LR, Beta1, Beta2, Eps, WeightDecay float32
+	ClipNorm                           float32 // global-norm clip, 0 = off
+	WarmupSteps, TotalSteps            int
+	MinLRRatio                         float32 // linear warmup, then cosine decay to LR*MinLRRatio at TotalSteps
+	MaxSeqLen                          int
+}
+
+// registry names of the GPU backends, as C strings for the lifetime of the program
+var cstrCUDA, cstrMetal = C.CString("CUDA"), C.CString("Metal")
+
+var targetBits = map[string]uint32{"q": 1, "k": 2, "v": 4, "o": 8, "gate": 16, "up": 32, "down": 64}
+
+type param struct {
+	name       string
+	ne         [2]int64
+	data, m, v []float32
+	grad       []float32
+	decay      bool // weight decay on matrices only, not on norms and biases
+}
+
+// Learner holds the model, the trainable parameters and the AdamW state.
+// It implements model.Learner and is not safe for concurrent use.
+type Learner struct {
+	c      *C.struct_atod_trainer
+	cfg    Config
+	vocab  int
+	params []*param
+	byName map[string]*param
+	step   int
+}
+
+func (c *Config) validate() error {
+	if c.FullWeights {
+		if c.Rank != 0 || len(c.Targets) != 0 {
+			return errors.New("FullWeights takes no Rank or Targets")
+		}
+	} else {
+		if c.Rank <= 0 {
+			return fmt.Errorf("rank %d: must be > 0", c.Rank)
+		}
+		if len(c.Targets) == 0 {
+			return errors.New("no LoRA targets")
+		}
+		for _, s := range c.Targets {
+			if targetBits[s] == 0 {
+				return fmt.Errorf("LoRA target %q: want q, k, v, o, gate, up or down", s)
+			}
+		}
+	}
+	switch c.Backend {
+	case "", "auto", "cpu", "cuda", "metal":
+	default:
+		return fmt.Errorf("backend %q: want auto, cpu, cuda or metal", c.Backend)
+	}
+	switch {
+	case !(c.LR >= 0) || !(c.Beta1 >= 0 && c.Beta1 < 1) || !(c.Beta2 >= 0 && c.Beta2 < 1) || !(c.Eps > 0):
+		return fmt.Errorf("optimizer: lr %g beta1 %g beta2 %g eps %g out of range", c.LR, c.Beta1, c.Beta2, c.Eps)
+	case !(c.WeightDecay >= 0) || !(c.ClipNorm >= 0) || !(c.MinLRRatio >= 0 && c.MinLRRatio <= 1):
+		return fmt.Errorf("optimizer: weight decay %g clip %g min lr ratio %g out of range", c.WeightDecay, c.ClipNorm, c.MinLRRatio)
+	case c.WarmupSteps < 0 || c.TotalSteps < 0 || c.Threads < 0:
+		return errors.New("negative warmup steps, total steps or threads")
+	case c.MaxSeqLen <= 1:
+		return fmt.Errorf("MaxSeqLen %d: must be > 1", c.MaxSeqLen)
+	}
+	return nil
+}
+
+// New loads the base model at modelPath and creates the trainable parameters:
+// LoRA A ~ U(−1/√n_in, 1/√n_in) drawn from Seed and B = 0 (so the adapter starts
+// as the identity), or F32 copies of every weight with FullWeights.
+func New(modelPath string, cfg Config) (*Learner, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("train config: %w", err)
+	}
+	threads := cfg.Threads
+	if threads == 0 {
+		threads = runtime.NumCPU()
+	}
+	var bits uint32
+	for _, s := range cfg.Targets {
+		bits |= targetBits[s]
+	}
+	p := C.struct_atod_train_params{
+		n_threads:    C.int32_t(threads),
+		n_gpu_layers: C.int32_t(cfg.GPULayers),
+		lora_rank:    C.int32_t(cfg.Rank),
+		lora_alpha:   C.float(cfg.Alpha),
+		lora_targets: C.uint32_t(bits),
+	}
+	if cfg.FullWeights {
+		p.full_weights = 1
+	}
+	switch cfg.Backend {
+	case "", "auto":
+		p.use_gpu = 1
+	case "cuda":
+		p.use_gpu, p.gpu_reg = 2, cstrCUDA
+	case "metal":
+		p.use_gpu, p.gpu_reg = 2, cstrMetal
+	}
+	llama.Setup()
+	if _, err := llama.CheckGGUF(modelPath, false); err != nil {
+		return nil, fmt.Errorf("train: load %s: %w", modelPath, err)
+	}
+	if p.n_gpu_layers < 0 {
+		p.n_gpu_layers = math.MaxInt32
+	}
+	cpath := C.CString(modelPath)
+	defer C.free(unsafe.Pointer(cpath))
+	p.model_path = cpath
+	var errBuf [512]C.char
+	c := C.atod_train_init(&p, &errBuf[0], C.size_t(len(errBuf)))
+	if c == nil {
+		return nil, fmt.Errorf("train: load %s: %s", modelPath, C.GoString(&errBuf[0]))
+	}
+	t := &Learner{c: c, cfg: cfg, vocab: int(C.atod_train_n_vocab(c)), byName: map[string]*param{}}
+	rng := rand.New(rand.NewPCG(cfg.Seed, 0x61746f64)) // "atod"
+	for i := 0; i < int(C.atod_train_n_params(c)); i++ {
+		q := &param{name: C.GoString(C.atod_train_param_name(c, C.int32_t(i)))}
+		q.ne = [2]int64{int64(C.atod_train_param_ne(c, C.int32_t(i), 0)), int64(C.atod_train_param_ne(c, C.int32_t(i), 1))}
+		n := int(q.ne[0] * q.ne[1])
+		q.data, q.m, q.v, q.grad = make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n)
+		q.decay = q.ne[1] > 1
+		switch {
+		case cfg.FullWeights:
+			C.atod_train_param_get(c, C.int32_t(i), (*C.float)(&q.data[0]))
+		case isLoRAA(q.name):
+			bound := 1 / math.Sqrt(float64(q.ne[0]))
+			for j := range q.data {
+				q.data[j] = float32((2*rng.Float64() - 1) * bound)
+			}
+			C.atod_train_param_set(c, C.int32_t(i), (*C.float)(&q.data[0]))
+		}
+		t.params = append(t.params, q)
+		t.byName[q.name] = q
+	}
+	return t, nil
+}
+
+func isLoRAA(name string) bool { return len(name) > 7 && name[len(name)-7:] == ".lora_a" }
+
+// Close frees the model and all native memory.
+func (t *Learner) Close() {
+	if t.c != nil {
+		C.atod_train_free(t.c)
+		t.c = nil
+	}
+}
+
+// VocabSize of the base model.
+func (t *Learner) VocabSize() int { return t.vocab }
+
+// Arch is the base model's general.architecture.
+func (t *Learner) Arch() string { return C.GoString(C.atod_train_arch(t.c)) }
+
+// Backend names the ggml backend the graph runs on first ("CPU", "CUDA0", ...).
+func (t *Learner) Backend() string { return C.GoString(C.atod_train_backend(t.c)) }
+
+// StepCount is the number of optimizer steps taken so far.
+func (t *Learner) StepCount() int { return t.step }
+
+// validSeqs checks a micro-batch before it reaches C and counts its targets.
+func (t *Learner) validSeqs(seqs []model.TrainSeq, needWeights bool) (int, error) {
+	if len(seqs) == 0 {
+		return 0, errors.New("empty micro-batch")
+	}
+	n := 0
+	for i, s := range seqs {
+		switch {
+		case len(s.Tokens) == 0:
+			return 0, fmt.Errorf("seq %d: no tokens", i)
+		case len(s.Tokens) > t.cfg.MaxSeqLen:
+			return 0, fmt.Errorf("seq %d: %d tokens > MaxSeqLen %d", i, len(s.Tokens), t.cfg.MaxSeqLen)
+		case len(s.Mask) != len(s.Tokens):
+			return 0, fmt.Errorf("seq %d: %d mask entries for %d tokens", i, len(s.Mask), len(s.Tokens))
+		case (needWeights || s.Weights != nil) && len(s.Weights) != len(s.Tokens):
+			return 0, fmt.Errorf("seq %d: %d weights for %d tokens", i, len(s.Weights), len(s.Tokens))
+		case s.Mask[0]:
+			return 0, fmt.Errorf("seq %d: Mask[0] is true (the first token has no context)", i)
+		}
+		for j, tok := range s.Tokens {
+			if tok < 0 || int(tok) >= t.vocab {
+				return 0, fmt.Errorf("seq %d token %d: id %d outside vocabulary of %d", i, j, tok, t.vocab)
+			}
+			if s.Mask[j] {
+				n++
+				if s.Weights != nil && (math.IsNaN(float64(s.Weights[j])) || math.IsInf(float64(s.Weights[j]), 0)) {
+					return 0, fmt.Errorf("seq %d token %d: weight %g", i, j, s.Weights[j])
+				}
+			}
+		}
+	}
+	return n, nil
+}
+
+// eval runs one micro-batch: log-probs of its targets (scattered into per-sequence
+// slices) and the loss scale·Σ w·log π; with backward, gradients are accumulated.
+func (t *Learner) eval(seqs []model.TrainSeq, scale float32, backward bool) ([][]float32, float64, error) {
+	out := make([][]float32, len(seqs))
+	nTok := 0
+	for i, s := range seqs {
+		out[i] = make([]float32, len(s.Tokens))
+		nTok = max(nTok, len(s.Tokens))
+	}
+	// padded to a multiple of 16, so that products contracting over the sequence
+	// can use the CPU's sgemm kernels (AVX-512 needs the inner dimension % 16 == 0)
+	nTok = (nTok + 15) &^ 15
+	tokens := make([]int32, nTok*len(seqs))
+	lens := make([]int32, len(seqs))
+	var pos []int32
+	var w []float32
+	for i, s := range seqs {
+		copy(tokens[i*nTok:], s.Tokens)
+		lens[i] = int32(len(s.Tokens))
+		for j, m := range s.Mask {
+			if m {
+				pos = append(pos, int32(i*nTok+j))
+				if s.Weights != nil {
+					w = append(w, s.Weights[j])
+				} else {
+					w = append(w, 0)
+				}
+			}
+		}
+	}
+	if len(pos) == 0 {
+		return out, 0, nil
+	}
+	if int64(len(pos))*int64(t.vocab) > math.MaxInt32 {
+		// the graph picks log π(y_j) out of a flattened [vocab × targets] tensor with int32 indices
+		return nil, 0, fmt.Errorf("%d targets × vocabulary %d is too large for one micro-batch: split it", len(pos), t.vocab)
+	}
+	logp := make([]float32, len(pos))
+	var pin runtime.Pinner
+	defer pin.Unpin()
+	pin.Pin(&tokens[0])
+	pin.Pin(&lens[0])
+	pin.Pin(&pos[0])
+	pin.Pin(&w[0])
+	b := C.struct_atod_batch{
+		n_seq: C.int32_t(len(seqs)), n_tok: C.int32_t(nTok),
+		tokens: (*C.int32_t)(&tokens[0]), lens: (*C.int32_t)(&lens[0]),
+		n_tgt: C.int32_t(len(pos)), tgt_pos: (*C.int32_t)(&pos[0]), tgt_w: (*C.float)(&w[0]),
+		loss_scale: C.float(scale),
+	}
+	var loss C.double
+	var errBuf [256]C.char
+	bw := C.int(0)
+	if backward {
+		bw = 1
+	}
+	if C.atod_train_eval(t.c, &b, bw, (*C.float)(&logp[0]), &loss, &errBuf[0], C.size_t(len(errBuf))) != 0 {
+		return nil, 0, fmt.Errorf("train eval: %s", C.GoString(&errBuf[0]))
+	}
+	for k, p := range pos {
+		i, j := int(p)/nTok, int(p)%nTok
+		out[i][j] = logp[k]
+	}
+	return out, float64(loss), nil
+}
+
+// LogProbs runs the forward pass only: log π(token i) where Mask, 0 elsewhere.
+// Weights may be nil.
+func (t *Learner) LogProbs(seqs []model.TrainSeq) ([][]float32, error) {
+	if _, err := t.validSeqs(seqs, false); err != nil {
+		return nil, fmt.Errorf("train logprobs: %w", err)
+	}
+	lp, _, err := t.eval(seqs, 0, false)
+	return lp, err
+}
+
+// accumulate zeroes the gradients and runs forward+backward over every
+// micro-batch, leaving the step's gradient in the native accumulators.
+func (t *Learner) accumulate(micro [][]model.TrainSeq) (model.TrainStats, error) {
+	var st model.TrainStats
+	if len(micro) == 0 {
+		return st, errors.New("no micro-batches")
+	}
+	for i, mb := range micro {
+		n, err := t.validSeqs(mb, true)
+		if err != nil {
+			return st, fmt.Errorf("micro-batch %d: %w", i, err)
+		}
+		st.Tokens += n
+	}
+	if st.Tokens == 0 {
+		return st, errors.New("no masked-in tokens in the step")
+	}
+	C.atod_train_grad_zero(t.c)
+	var loss float64
+	for _, mb := range micro {
+		lp, l, err := t.eval(mb, -1/float32(st.Tokens), true)
+		if err != nil {
+			return st, err
+		}
+		loss += l
+		st.LogProbs = append(st.LogProbs, lp...)
+	}
+	st.Loss = float32(loss)
+	for i, q := range t.params {
+		C.atod_train_grad_get(t.c, C.int32_t(i), (*C.float)(&q.grad[0]))
+	}
+	return st, nil
+}
+
+// Step takes one optimizer step with gradients accumulated over the micro-batches.
+func (t *Learner) Step(micro [][]model.TrainSeq) (model.TrainStats, error) {
+	st, err := t.accumulate(micro)
+	if err != nil {
+		return model.TrainStats{}, fmt.Errorf("train step %d: %w", t.step+1, err)
+	}
+	st.GradNorm = float32(t.gradNorm())
+	st.LR = t.cfg.lrAt(t.step + 1)
+	if !finite(float64(st.Loss)) || !finite(float64(st.GradNorm)) {
+		st.Skipped = true
+		st.Step = t.step
+		return st, nil
+	}
+	t.step++
+	t.update(st.LR, st.GradNorm)
+	st.Step = t.step
+	return st, nil
+}
+
+func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }

@@ -1,0 +1,165 @@
+package searchqa
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/atod-dev/atod/envs/envtest"
+)
+
+func TestSearchQAOracle(t *testing.T) {
+	env := envtest.New(t, "searchqa", nil)
+	envtest.OracleSolves(t, env, "train", 500)
+	envtest.OracleSolves(t, env, "test", 100)
+}
+
+// The built-in retrieval answers the oracle's lookups for every question: searching each entity on
+// a question's chain returns a passage naming the next one, the last the answer.
+func TestSearchQARetrievalFindsChain(t *testing.T) {
+	env := envtest.New(t, "searchqa", nil).(*SearchQA)
+	for _, q := range env.corpus.questions {
+		for i, h := range q.Hops {
+			next := q.Answer
+			if i+1 < len(q.Hops) {
+				next = q.Hops[i+1]
+			}
+			ps, _ := env.ret.retrieve(h, env.topK)
+			found := false
+			for _, p := range ps {
+				found = found || strings.Contains(p.Title+" "+p.Text, next)
+			}
+			if !found {
+				t.Fatalf("%q: searching %q does not find %q: %+v", q.Text, h, next, ps)
+			}
+		}
+	}
+}
+
+func TestSearchQAMaxHops(t *testing.T) {
+	env := envtest.New(t, "searchqa", map[string]any{"max_hops": 1}).(*SearchQA)
+	tasks, _ := env.Tasks("train", 200, 1)
+	for _, task := range tasks {
+		if q, _ := env.question(task.Split, task.Seed); len(q.Hops) != 1 {
+			t.Fatalf("max_hops 1 gave %q", q.Text)
+		}
+	}
+}
+
+func TestSearchQADeterministic(t *testing.T) {
+	envtest.Deterministic(t, envtest.New(t, "searchqa", nil), "train")
+}
+
+func TestSearchQADistinctAndSplits(t *testing.T) {
+	env := envtest.New(t, "searchqa", nil)
+	train, err := env.Tasks("train", 2000, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	qs := map[string]bool{}
+	for _, task := range train {
+		qs[envtest.FirstObs(t, env, task)] = true
+	}
+	if len(qs) < 2000 {
+		t.Fatalf("%d distinct questions, want 2000", len(qs))
+	}
+	test, err := env.Tasks("test", 300, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, task := range test {
+		if q := envtest.FirstObs(t, env, task); qs[q] {
+			t.Fatalf("test question also in train: %s", q)
+		}
+	}
+}
+
+func TestSearchQAAnswers(t *testing.T) {
+	for _, c := range []struct {
+		pred, gold string
+		want       bool
+	}{
+		{"The Silent Harbor", "silent harbor", true},
+		{"  Kaford. ", "Kaford", true},
+		{"an apple", "apple", true},
+		{"Kafords", "Kaford", false},
+		{"", "Kaford", false},
+	} {
+		if got := exactMatch(c.pred, c.gold); got != c.want {
+			t.Errorf("exactMatch(%q, %q) = %v", c.pred, c.gold, got)
+		}
+	}
+	env := envtest.New(t, "searchqa", map[string]any{"max_turns": 3})
+	for _, c := range []struct{ reply, action string }{
+		{"<think>maybe <answer>x</answer></think> <search> who </search>", "<search>who</search>"},
+		{"<search>a</search><answer>b</answer>", "<search>a</search>"},
+		{"<answer>b</answer><search>a</search>", "<answer>b</answer>"},
+		{"<search>a", ""},
+	} {
+		a, ok := env.ParseAction(c.reply)
+		if a != c.action || ok != (c.action != "") {
+			t.Errorf("ParseAction(%q) = %q, %v", c.reply, a, ok)
+		}
+	}
+	tasks, _ := env.Tasks("train", 1, 3)
+	ep, _ := env.Open(tasks[0])
+	ep.Reset()
+	r, _ := ep.Step("no tags")
+	if !r.Info.Invalid || r.Text != searchR1Invalid || r.Done {
+		t.Fatalf("invalid: %+v", r)
+	}
+	r, _ = ep.Step("<search>University</search>")
+	if !strings.HasPrefix(r.Text, "<information>Doc 1(Title: ") || strings.Count(r.Text, "Doc ") != 3 {
+		t.Fatalf("information %q", r.Text)
+	}
+	r, _ = ep.Step("<answer>certainly wrong</answer>")
+	if !r.Done || r.Reward != 0 || r.Info.Won {
+		t.Fatalf("wrong answer: %+v", r)
+	}
+}
+
+// retrievalServer speaks Search-R1's /retrieve with one fixed passage.
+func retrievalServer(t *testing.T, style string) *httptest.Server {
+	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req map[string]any
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil || r.URL.Path != "/retrieve" {
+			http.Error(w, "bad", 400)
+			return
+		}
+		if _, ok := req[map[string]string{"search-r1": "queries", "verl-agent": "query"}[style]]; !ok || req["topk"] != 2.0 {
+			http.Error(w, "bad request", 400)
+			return
+		}
+		json.NewEncoder(w).Encode(map[string]any{"result": [][]map[string]any{{
+			{"document": map[string]any{"id": "1", "contents": "\"Kaford\"\nKaford is a city."}, "score": 1.5},
+			{"document": map[string]any{"id": "2", "contents": "\"Brekia\"\nBrekia is a country."}, "score": 1.0},
+		}}})
+	}))
+}
+
+func TestSearchQARetrievalServer(t *testing.T) {
+	for _, style := range []string{"search-r1", "verl-agent"} {
+		srv := retrievalServer(t, style)
+		env := envtest.New(t, "searchqa", map[string]any{"retriever_url": srv.URL + "/retrieve", "retriever_style": style, "topk": 2, "timeout": 2, "retries": 1})
+		tasks, _ := env.Tasks("test", 1, 1)
+		ep, _ := env.Open(tasks[0])
+		ep.Reset()
+		r, err := ep.Step("<search>kaford</search>")
+		if err != nil || r.Text != "<information>Doc 1(Title: Kaford) Kaford is a city.\nDoc 2(Title: Brekia) Brekia is a country.</information>" {
+			t.Fatalf("%s: %q %v", style, r.Text, err)
+		}
+		// The server goes away: the episode ends, failed, with the reason, quickly.
+		srv.Close()
+		start := time.Now()
+		r, err = ep.Step("<search>kaford</search>")
+		if err != nil || !r.Done || r.Info.Won || !strings.Contains(r.Info.Reason, "retriever") {
+			t.Fatalf("%s: server down: %+v %v", style, r, err)
+		}
+		if time.Since(start) > 5*time.Second {
+			t.Fatalf("server down took %v", time.Since(start))
+		}
+	}
+}

@@ -1,0 +1,3 @@
+package main
+
+import _ "github.com/atod-dev/atod/envs/builtin"

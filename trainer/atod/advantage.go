@@ -1,0 +1,95 @@
+// Package atod is the ATOD algorithm as pure functions, each formula in the
+// comment above its code: the annealed schedule λ(step), the OPD signal, GRPO
+// group advantages, T-DUR turn weights and the per-token weight
+// A(t) = (1 − λ)·κ_opd·w_k·a_opd(t) + λ·a_rl(i) handed to the train step.
+// No I/O, no models: the run composes them over scored episodes.
+package atod
+
+import (
+	"math"
+	"slices"
+
+	"github.com/atod-dev/atod/model"
+)
+
+// OPDAdvantage is the per-token distillation signal, the negative reverse-KL
+// sample clipped to [−c, c]: a_opd(t) = clip(lp_t(t) − lp_s(t), −c, c).
+func OPDAdvantage(lpTeacher, lpStudent, c float64) float64 {
+	return math.Max(-c, math.Min(c, lpTeacher-lpStudent))
+}
+
+// EpisodeReturn is R = final score − penalty × number of invalid actions.
+func EpisodeReturn(score float64, invalid int, penalty float64) float64 {
+	return score - penalty*float64(invalid)
+}
+
+// GRPOAdvantages turns one group's returns into a_rl(i) = (R_i − mean R)/(std R + eps),
+// or R_i − mean R without std normalisation. std is the population standard
+// deviation, so a group of equal returns gets 0 everywhere.
+func GRPOAdvantages(returns []float64, stdNorm bool, eps float64) []float64 {
+	mean, std := MeanStd(returns)
+	adv := make([]float64, len(returns))
+	if len(returns) == 0 || slices.Min(returns) == slices.Max(returns) {
+		// Equal returns carry no signal. Tested on the returns themselves: their
+		// floating-point mean can differ from them by an ulp, and with eps = 0 that
+		// rounding error would be blown up to ±1.
+		return adv
+	}
+	for i, r := range returns {
+		adv[i] = r - mean
+		if stdNorm {
+			adv[i] /= std + eps
+		}
+	}
+	return adv
+}
+
+// MeanStd returns the mean and population standard deviation (0, 0 when empty).
+func MeanStd(xs []float64) (mean, std float64) {
+	if len(xs) == 0 {
+		return 0, 0
+	}
+	for _, x := range xs {
+		mean += x
+	}
+	mean /= float64(len(xs))
+	for _, x := range xs {
+		std += (x - mean) * (x - mean)
+	}
+	return mean, math.Sqrt(std / float64(len(xs)))
+}
+
+// TokenWeight is A(t) = (1 − λ)·κ_opd·w_k·a_opd(t) + λ·a_rl(i), the constant
+// weight of log π(y_t) in the loss L = −(1/N) Σ A(t)·log π(y_t).
+func TokenWeight(lambda, kappaOPD, wTurn, aOPD, aRL float64) float64 {
+	return (1-lambda)*kappaOPD*wTurn*aOPD + lambda*aRL
+}
+
+// TopKKL estimates the per-position reverse KL(π_s ‖ π_t) from the two models'
+// top-k lists: Σ_{v ∈ top-k_s} p̃_s(v)·(lp_s(v) − lp_t(v)), with p̃_s the student's
+// probabilities renormalised over its top-k. A token missing from the teacher's
+// list gets the teacher's smallest listed log-prob (an upper bound on its true
+// value), so the estimate errs low rather than exploding.
+func TopKKL(student, teacher []model.TokenLogProb) float64 {
+	if len(student) == 0 || len(teacher) == 0 {
+		return 0
+	}
+	lpT := make(map[int32]float64, len(teacher))
+	floor := math.Inf(1)
+	for _, e := range teacher {
+		lpT[e.Token] = float64(e.LogProb)
+		floor = math.Min(floor, float64(e.LogProb))
+	}
+	var z, kl float64
+	for _, e := range student {
+		z += math.Exp(float64(e.LogProb))
+	}
+	for _, e := range student {
+		t, ok := lpT[e.Token]
+		if !ok {
+			t = floor
+		}
+		kl += math.Exp(float64(e.LogProb)) / z * (float64(e.LogProb) - t)
+	}
+	return kl
+}

@@ -1,0 +1,49 @@
+package trainer
+
+import (
+	"fmt"
+
+	"github.com/atod-dev/atod/model"
+)
+
+// Models is what a command needs loaded; any of them may be nil when the
+// command does not need it (eval plays one model, sft has no teacher).
+type Models struct {
+	Student model.LM
+	Teacher model.LM
+	Learner model.Learner
+}
+
+// Close releases every model.
+func (m *Models) Close() {
+	for _, lm := range []model.LM{m.Student, m.Teacher} {
+		if lm != nil {
+			lm.Close()
+		}
+	}
+	if m.Learner != nil {
+		m.Learner.Close()
+	}
+}
+
+// Need says which models an Opener must load and how many sequences they serve.
+type Need struct {
+	Student, Teacher, Learner bool
+	NSeq                      int
+	Weights                   string // trained weights for the student to load first ("" = none)
+}
+
+// Opener loads models for a config: native.Open in the atod command, fakes in tests.
+type Opener func(cfg *Config, need Need) (*Models, error)
+
+// SyncWeights hands the learner's trained weights to the student through the
+// file at path.
+func (m *Models) SyncWeights(path string) error {
+	if err := m.Learner.SaveWeights(path); err != nil {
+		return fmt.Errorf("save trained weights: %w", err)
+	}
+	if err := m.Student.LoadWeights(path); err != nil {
+		return fmt.Errorf("load trained weights: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,169 @@
+// Package native is the one bridge from the trainer to cgo/: it opens the
+// student and teacher with cgo/llama and the training graph with cgo/learn for
+// a run's config, and adapts them to model.LM and model.Learner. Nothing else
+// outside cgo/ imports cgo/.
+package native
+
+import (
+	"fmt"
+
+	"github.com/atod-dev/atod/cgo/learn"
+	"github.com/atod-dev/atod/cgo/llama"
+	"github.com/atod-dev/atod/model"
+	"github.com/atod-dev/atod/trainer"
+)
+
+// Open loads what need asks for: the student and teacher each with a context
+// of need.NSeq sequences of rollout.context tokens, and the training graph over
+// the student. The two vocabularies must be identical, because the teacher
+// scores the student's token ids.
+func Open(cfg *trainer.Config, need trainer.Need) (*trainer.Models, error) {
+	mp := llama.ModelParams{Backend: cfg.Backend.Device, GPULayers: cfg.Backend.GPULayers, Threads: cfg.Backend.Threads}
+	cp := llama.ContextParams{NCtx: cfg.Rollout.Context, NSeq: max(1, need.NSeq), Threads: cfg.Backend.Threads}
+	ms := &trainer.Models{}
+	ok := false
+	defer func() {
+		if !ok {
+			ms.Close()
+		}
+	}()
+	var sm, tm *llama.Model
+	var err error
+	if need.Student {
+		if sm, err = llama.LoadModel(cfg.Student.Model, mp); err != nil {
+			return nil, fmt.Errorf("load student %s: %w", cfg.Student.Model, err)
+		}
+		if ms.Student, err = newLM(sm, cfg.Student.Model, cp, mp, cfg.LoRA.FullWeights); err != nil {
+			sm.Close()
+			return nil, fmt.Errorf("student: %w", err)
+		}
+	}
+	if need.Teacher {
+		if tm, err = llama.LoadModel(cfg.Teacher.Model, mp); err != nil {
+			return nil, fmt.Errorf("load teacher %s: %w", cfg.Teacher.Model, err)
+		}
+		if sm != nil {
+			if err := llama.SameVocab(sm, tm); err != nil {
+				tm.Close()
+				return nil, fmt.Errorf("student %s and teacher %s: %w", cfg.Student.Model, cfg.Teacher.Model, err)
+			}
+		}
+		if ms.Teacher, err = newLM(tm, cfg.Teacher.Model, cp, mp, false); err != nil {
+			tm.Close()
+			return nil, fmt.Errorf("teacher: %w", err)
+		}
+	}
+	if need.Weights != "" {
+		if err := ms.Student.LoadWeights(need.Weights); err != nil {
+			return nil, err
+		}
+	}
+	if need.Learner {
+		tc := learn.Config{
+			Rank: cfg.LoRA.Rank, Alpha: float32(cfg.LoRA.Alpha), Targets: cfg.LoRA.Targets, FullWeights: cfg.LoRA.FullWeights,
+			Seed: uint64(cfg.Seed), Backend: cfg.Backend.Device, GPULayers: cfg.Backend.GPULayers, Threads: cfg.Backend.Threads,
+			LR: float32(cfg.Optim.LR), Beta1: float32(cfg.Optim.Beta1), Beta2: float32(cfg.Optim.Beta2), Eps: float32(cfg.Optim.Eps),
+			WeightDecay: float32(cfg.Optim.WeightDecay), ClipNorm: float32(cfg.Optim.ClipNorm),
+			WarmupSteps: cfg.Optim.Warmup, TotalSteps: cfg.Steps, MinLRRatio: float32(cfg.Optim.MinLRRatio),
+			MaxSeqLen: cfg.Rollout.Context,
+		}
+		if tc.FullWeights {
+			tc.Rank, tc.Alpha, tc.Targets = 0, 0, nil
+		}
+		l, err := learn.New(cfg.Student.Model, tc)
+		if err != nil {
+			return nil, fmt.Errorf("training graph for %s: %w", cfg.Student.Model, err)
+		}
+		ms.Learner = l
+	}
+	ok = true
+	return ms, nil
+}
+
+// lm is a llama.cpp model with one context. In full-weights mode the trained
+// weights are a whole model GGUF, so LoadWeights reloads the model.
+type lm struct {
+	*llama.Model
+	*llama.Context
+	adapter *llama.Adapter
+	base    string
+	cp      llama.ContextParams
+	mp      llama.ModelParams
+	full    bool
+}
+
+var _ model.LM = (*lm)(nil)
+
+func newLM(m *llama.Model, path string, cp llama.ContextParams, mp llama.ModelParams, full bool) (*lm, error) {
+	ctx, err := m.NewContext(cp)
+	if err != nil {
+		return nil, err
+	}
+	return &lm{Model: m, Context: ctx, base: path, cp: cp, mp: mp, full: full}, nil
+}
+
+func (n *lm) NSeq() int { return n.cp.NSeq }
+func (n *lm) NCtx() int { return n.cp.NCtx }
+
+// Tokenize never adds BOS: chat templates spell their own start tokens.
+func (n *lm) Tokenize(text string, parseSpecial bool) ([]int32, error) {
+	return n.Model.Tokenize(text, false, parseSpecial)
+}
+
+// ApplyChatTemplate renders with the model's own template.
+func (n *lm) ApplyChatTemplate(msgs []model.Message, addAssistant bool) (string, error) {
+	return n.Model.ApplyChatTemplate("", msgs, addAssistant)
+}
+
+// LoadWeights loads path (a LoRA GGUF, or a whole model in full-weights mode),
+// makes it current and frees the previous one; "" goes back to the base.
+func (n *lm) LoadWeights(path string) error {
+	if n.full {
+		src := path
+		if src == "" {
+			src = n.base
+		}
+		m, err := llama.LoadModel(src, n.mp)
+		if err != nil {
+			return fmt.Errorf("reload model %s: %w", src, err)
+		}
+		ctx, err := m.NewContext(n.cp)
+		if err != nil {
+			m.Close()
+			return fmt.Errorf("context for %s: %w", src, err)
+		}
+		n.Context.Close()
+		n.Model.Close()
+		n.Model, n.Context = m, ctx
+		return nil
+	}
+	var a *llama.Adapter
+	if path != "" {
+		var err error
+		if a, err = n.LoadAdapter(path); err != nil {
+			return fmt.Errorf("load adapter %s: %w", path, err)
+		}
+	}
+	if err := n.SetAdapter(a, 1); err != nil {
+		if a != nil {
+			a.Close()
+		}
+		return err
+	}
+	if n.adapter != nil {
+		n.adapter.Close()
+	}
+	n.adapter = a
+	return nil
+}
+
+func (n *lm) Close() {
+	if n.Context != nil {
+		n.Context.Close()
+	}
+	if n.adapter != nil {
+		n.adapter.Close()
+	}
+	n.Model.Close()
+	n.Context, n.adapter = nil, nil
+}

@@ -1,0 +1,238 @@
+package native
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/atod-dev/atod/envs"
+	_ "github.com/atod-dev/atod/envs/builtin"
+	"github.com/atod-dev/atod/tinymodel"
+	"github.com/atod-dev/atod/trainer"
+	"github.com/atod-dev/atod/trainer/rollout"
+)
+
+// Real tiny random models through cgo: a student and a teacher written from the
+// same corpus and vocabulary with different weights.
+
+var (
+	tinyOnce sync.Once
+	tinyDir  string
+	tinyErr  error
+)
+
+func tinyModels(t *testing.T) (student, teacher, otherVocab string) {
+	t.Helper()
+	tinyOnce.Do(func() {
+		tinyDir, tinyErr = os.MkdirTemp("", "atod-trainer-models")
+		if tinyErr != nil {
+			return
+		}
+		o := tinymodel.DefaultOptions()
+		o.Context = 2048
+		for _, m := range []struct {
+			name  string
+			seed  int64
+			vocab int
+		}{{"student.gguf", 1, 512}, {"teacher.gguf", 2, 512}, {"other.gguf", 3, 600}} {
+			o.Seed, o.VocabSize = m.seed, m.vocab
+			if tinyErr = tinymodel.Write(filepath.Join(tinyDir, m.name), o); tinyErr != nil {
+				return
+			}
+		}
+	})
+	if tinyErr != nil {
+		t.Fatal(tinyErr)
+	}
+	return filepath.Join(tinyDir, "student.gguf"), filepath.Join(tinyDir, "teacher.gguf"), filepath.Join(tinyDir, "other.gguf")
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if tinyDir != "" {
+		os.RemoveAll(tinyDir)
+	}
+	os.Exit(code)
+}
+
+func readTrain(t *testing.T, runDir string) []trainer.StepMetrics {
+	t.Helper()
+	train, _, err := trainer.ReadMetrics(runDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return train
+}
+
+// nativeConfig is a small household run on the tiny models.
+func nativeConfig(t *testing.T, sets ...string) *trainer.Config {
+	t.Helper()
+	s, te, _ := tinyModels(t)
+	c := trainer.DefaultConfig()
+	c.Student.Model, c.Teacher.Model = s, te
+	c.OutDir = filepath.Join(t.TempDir(), "run")
+	c.Steps = 3
+	c.LoRA = trainer.LoRAConfig{Rank: 4, Alpha: 8, Targets: []string{"q", "v", "o"}}
+	c.Rollout = trainer.RolloutConfig{TasksPerStep: 1, GroupSize: 2, MaxTurns: 2, History: "full", LastN: 2, ShowAdmissible: true, Context: 2048, InvalidPenalty: 0.1}
+	c.Sampling = trainer.SamplingConfig{Temperature: 1, TopP: 1, MaxTokens: 8}
+	c.Eval = trainer.EvalConfig{Every: 2, Tasks: 1, Split: "test", Temperature: 0, Teacher: true}
+	c.Checkpoint.Every = 2
+	c.Optim.LR = 1e-2
+	c.Optim.MicroBatch = 2
+	c.Backend = trainer.BackendConfig{Device: "cpu", Threads: 1}
+	if err := c.Apply(sets); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return &c
+}
+
+func TestNativeRunWritesMetricsAndCheckpoint(t *testing.T) {
+	cfg := nativeConfig(t)
+	sum, err := trainer.Run(cfg, trainer.RunOptions{Open: Open, Log: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms := readTrain(t, cfg.OutDir)
+	if len(ms) != 3 || sum.Steps != 3 {
+		t.Fatalf("%d train lines, summary %+v", len(ms), sum)
+	}
+	for _, m := range ms {
+		if m.Skipped || m.Tokens == 0 || m.Loss == 0 || m.GradNorm <= 0 {
+			t.Errorf("step %d: skipped %v tokens %d loss %v grad norm %v", m.Step, m.Skipped, m.Tokens, m.Loss, m.GradNorm)
+		}
+	}
+	t.Logf("step 1: %+v", ms[0])
+	for _, p := range []string{"ckpt/step-2/adapter.gguf", "ckpt/step-3/state.bin", "ckpt/latest", "report.md", "plots/success.svg"} {
+		if _, err := os.Stat(filepath.Join(cfg.OutDir, p)); err != nil {
+			t.Error(err)
+		}
+	}
+	_, ev, err := trainer.ReadMetrics(cfg.OutDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	teacher := 0
+	for _, e := range ev {
+		if e.Model == "teacher" {
+			teacher++
+		}
+	}
+	if teacher != 1 {
+		t.Errorf("teacher eval lines %d", teacher)
+	}
+}
+
+// With a real model the transcript is rescored to the log-probs recorded at
+// sampling: the tokens are exactly the sampled ones, in the same context.
+func TestNativeRolloutIsOnPolicy(t *testing.T) {
+	cfg := nativeConfig(t)
+	ms, err := Open(cfg, trainer.Need{Student: true, Teacher: true, NSeq: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ms.Close()
+	env, err := envs.New("household", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tasks, err := env.Tasks("train", 2, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := cfg.EvalSpec(1)
+	spec.MaxTurns = 3
+	spec.Seed = func(a, b, c int) uint64 { return rollout.DeriveSeed(3, int64(a), int64(b), int64(c)) }
+	eps, err := rollout.Play(ms.Student, env, tasks, 2, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rollout.ScoreTeacher(ms.Student, ms.Student, eps, 0); err != nil { // the student as its own "teacher"
+		t.Fatal(err)
+	}
+	var worst float64
+	n := 0
+	for _, e := range eps {
+		for _, tr := range e.Turns {
+			for j := range tr.LpS {
+				worst = max(worst, abs(float64(tr.LpS[j]-tr.LpT[j])))
+				n++
+			}
+		}
+		if len(e.Turns) < 2 && !e.Done {
+			t.Errorf("episode with %d turns not done", len(e.Turns))
+		}
+	}
+	t.Logf("%d tokens, max |lp_sample − lp_rescored| = %.2g", n, worst)
+	if n == 0 || worst > 2e-3 {
+		t.Errorf("rescored log-probs differ from sampled ones by %g over %d tokens", worst, n)
+	}
+}
+
+func abs(x float64) float64 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+func TestNativeResumeMatches(t *testing.T) {
+	sets := []string{"steps=4", "checkpoint.every=2", "eval.tasks=0"}
+	a := nativeConfig(t, sets...)
+	if _, err := trainer.Run(a, trainer.RunOptions{Open: Open, Log: io.Discard}); err != nil {
+		t.Fatal(err)
+	}
+	b := nativeConfig(t, sets...)
+	if _, err := trainer.Run(b, trainer.RunOptions{Open: Open, Log: io.Discard, StopAfter: 3}); err != trainer.ErrStopped {
+		t.Fatal(err)
+	}
+	if _, err := trainer.Run(b, trainer.RunOptions{Open: Open, Log: io.Discard, Resume: true}); err != nil {
+		t.Fatal(err)
+	}
+	ma, mb := trainer.DropTimes(readTrain(t, a.OutDir)), trainer.DropTimes(readTrain(t, b.OutDir))
+	if !reflect.DeepEqual(ma, mb) {
+		t.Errorf("resumed run differs:\n%+v\n%+v", ma, mb)
+	}
+}
+
+func TestNativeBadConfigsFailFast(t *testing.T) {
+	s, _, other := tinyModels(t)
+	cfg := nativeConfig(t)
+	cfg.Teacher.Model = other
+	start := time.Now()
+	_, err := Open(cfg, trainer.Need{Student: true, Teacher: true, Learner: true, NSeq: 4})
+	if err == nil || !strings.Contains(err.Error(), "teacher") {
+		t.Errorf("vocabulary mismatch: %v", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("vocabulary check took %v", d)
+	}
+	t.Log(err)
+	// A file that is not a GGUF fails with the path.
+	bad := filepath.Join(t.TempDir(), "bad.gguf")
+	os.WriteFile(bad, []byte("not a model"), 0o644)
+	cfg.Teacher.Model = bad
+	if _, err := Open(cfg, trainer.Need{Student: true, Teacher: true, NSeq: 1}); err == nil || !strings.Contains(err.Error(), bad) {
+		t.Errorf("bad teacher file: %v", err)
+	}
+	_ = s
+}
+
+// full_weights trains every weight; the student reloads the saved model each step.
+func TestNativeFullWeights(t *testing.T) {
+	cfg := nativeConfig(t, "steps=2", "eval.tasks=0", "lora.full_weights=true", "rollout.max_turns=1")
+	if _, err := trainer.Run(cfg, trainer.RunOptions{Open: Open, Log: io.Discard}); err != nil {
+		t.Fatal(err)
+	}
+	ms := readTrain(t, cfg.OutDir)
+	if len(ms) != 2 || ms[1].Skipped || ms[0].ReverseKL == ms[1].ReverseKL {
+		t.Errorf("full-weights steps: %+v", ms)
+	}
+}

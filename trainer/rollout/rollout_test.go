@@ -1,0 +1,53 @@
+package rollout_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/atod-dev/atod/envs"
+	"github.com/atod-dev/atod/model"
+	"github.com/atod-dev/atod/trainer/fake"
+	"github.com/atod-dev/atod/trainer/rollout"
+)
+
+// The "full" transcript is exactly the chat template's rendering of the
+// conversation, sampled tokens kept as sampled, and re-scoring it with the
+// student gives back the log-probs recorded at sampling time.
+func TestFullTranscriptIsAppendOnlyAndOnPolicy(t *testing.T) {
+	lm := &fake.LM{Seqs: 4, Ctx: 4096}
+	env := fake.Echo{Turns: 3}
+	tasks, _ := env.Tasks("train", 2, 5)
+	pc := envs.PromptConfig{History: "full"}
+	spec := rollout.Spec{Prompt: pc, Sampling: model.Sampling{Temperature: 1, MaxTokens: 3}, MaxTurns: 5,
+		Seed: func(a, b, c int) uint64 { return rollout.DeriveSeed(9, int64(a), int64(b), int64(c)) }}
+	eps, err := rollout.Play(lm, env, tasks, 2, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sawEOG, sawLength := false, false
+	for _, e := range eps {
+		if len(e.Seqs) != 1 || len(e.Turns) != 3 {
+			t.Fatalf("%d seqs %d turns", len(e.Seqs), len(e.Turns))
+		}
+		msgs := envs.Messages(env, pc, e.First, e.History, e.Obs)
+		all, _ := lm.ApplyChatTemplate(msgs, false)
+		got := lm.Detokenize(e.Seqs[0], true)
+		if !strings.HasPrefix(all, got) {
+			t.Errorf("transcript is not the template's rendering:\n%q\n%q", got, all)
+		}
+		for k, tr := range e.Turns {
+			res, _ := lm.Score([]model.ScoreRequest{{Tokens: e.Seqs[0][:tr.Start+tr.N], From: tr.Start}})
+			for j := range tr.LpS {
+				if res[0].LogProbs[j] != tr.LpS[j] {
+					t.Errorf("turn %d token %d: rescored %v, sampled %v", k, j, res[0].LogProbs[j], tr.LpS[j])
+				}
+			}
+			last := e.Seqs[0][tr.Start+tr.N-1]
+			sawEOG = sawEOG || lm.IsEOG(last)
+			sawLength = sawLength || !lm.IsEOG(last)
+		}
+	}
+	if !sawEOG || !sawLength {
+		t.Errorf("want replies ending both in <|im_end|> and by length (eog %v, length %v)", sawEOG, sawLength)
+	}
+}

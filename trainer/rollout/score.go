@@ -1,0 +1,92 @@
+package rollout
+
+import (
+	"fmt"
+
+	"github.com/atod-dev/atod/model"
+	"github.com/atod-dev/atod/trainer/atod"
+)
+
+// ScoreTeacher fills LpT (and, with topK > 0, KL) of every turn: the teacher scores
+// the student's own token sequences at the action positions.
+func ScoreTeacher(teacher, student model.LM, eps []*Episode, topK int) error {
+	type ref struct {
+		e   *Episode
+		seq int
+	}
+	var refs []ref
+	var reqs []model.ScoreRequest
+	for _, e := range eps {
+		from := make([]int, len(e.Seqs))
+		for i := range from {
+			from[i] = -1
+		}
+		for _, t := range e.Turns {
+			if t.N > 0 && (from[t.Seq] < 0 || t.Start < from[t.Seq]) {
+				from[t.Seq] = t.Start
+			}
+		}
+		for i, f := range from {
+			if f < 0 {
+				continue
+			}
+			refs = append(refs, ref{e, i})
+			reqs = append(reqs, model.ScoreRequest{Tokens: e.Seqs[i], From: f, TopK: topK})
+		}
+	}
+	tRes, err := scoreWaves(teacher, reqs)
+	if err != nil {
+		return fmt.Errorf("teacher: %w", err)
+	}
+	var sRes []model.ScoreResult
+	if topK > 0 { // the student's top-k lists too, for the top-k KL
+		if sRes, err = scoreWaves(student, reqs); err != nil {
+			return fmt.Errorf("student top-k: %w", err)
+		}
+	}
+	for ri, r := range refs {
+		from := reqs[ri].From
+		for k := range r.e.Turns {
+			t := &r.e.Turns[k]
+			if t.Seq != r.seq || t.N == 0 {
+				continue
+			}
+			lo, hi := t.Start-from, t.Start-from+t.N
+			if hi > len(tRes[ri].LogProbs) {
+				return fmt.Errorf("teacher returned %d log-probs, need %d", len(tRes[ri].LogProbs), hi)
+			}
+			t.LpT = tRes[ri].LogProbs[lo:hi]
+			if topK > 0 {
+				if hi > len(tRes[ri].TopK) || hi > len(sRes[ri].TopK) {
+					return fmt.Errorf("score returned too few top-k lists")
+				}
+				t.KL = make([]float64, t.N)
+				for j := range t.KL {
+					t.KL[j] = atod.TopKKL(sRes[ri].TopK[lo+j], tRes[ri].TopK[lo+j])
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// scoreWaves runs requests through lm's NSeq parallel sequences, a wave at a time.
+func scoreWaves(lm model.LM, reqs []model.ScoreRequest) ([]model.ScoreResult, error) {
+	lm.ClearAll()
+	out := make([]model.ScoreResult, 0, len(reqs))
+	for lo := 0; lo < len(reqs); lo += lm.NSeq() {
+		wave := append([]model.ScoreRequest(nil), reqs[lo:min(len(reqs), lo+lm.NSeq())]...)
+		for i := range wave {
+			wave[i].Seq = i
+		}
+		res, err := lm.Score(wave)
+		if err != nil {
+			return nil, err
+		}
+		if len(res) != len(wave) {
+			return nil, fmt.Errorf("score returned %d results for %d requests", len(res), len(wave))
+		}
+		out = append(out, res...)
+	}
+	return out, nil
+}

@@ -1,0 +1,66 @@
+package trainer
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/atod-dev/atod/envs"
+	"github.com/atod-dev/atod/trainer/rollout"
+)
+
+// trainStep is one ATOD step: rollouts, teacher scoring, weights, update, sync.
+func trainStep(cfg *Config, env envs.Env, models *Models, step int, weightsPath string) (StepMetrics, error) {
+	m := StepMetrics{Kind: "train", Step: step, Lambda: cfg.Lambda(step)}
+	tasks, err := env.Tasks("train", cfg.Rollout.TasksPerStep, int64(rollout.DeriveSeed(cfg.Seed, int64(step))>>1))
+	if err != nil {
+		return m, fmt.Errorf("tasks: %w", err)
+	}
+	t0 := time.Now()
+	spec := cfg.spec(cfg.Sampling.Temperature, func(task, r, turn int) uint64 {
+		return rollout.DeriveSeed(cfg.Seed, int64(step), int64(task), int64(r), int64(turn))
+	})
+	eps, err := rollout.Play(models.Student, env, tasks, cfg.Rollout.GroupSize, spec)
+	if err != nil {
+		return m, fmt.Errorf("rollout: %w", err)
+	}
+	t1 := time.Now()
+	topK := 0
+	if cfg.TDUR.Enabled && cfg.TDUR.Disagreement == "topk_kl" {
+		topK = cfg.TDUR.TopK
+	}
+	if err := rollout.ScoreTeacher(models.Teacher, models.Student, eps, topK); err != nil {
+		return m, fmt.Errorf("scoring: %w", err)
+	}
+	t2 := time.Now()
+	b := buildBatch(cfg, eps, m.Lambda)
+	o := rollout.Summarise(eps, cfg.Rollout.InvalidPenalty)
+	m.Success, m.MeanReturn, m.EpisodeLen, m.InvalidRate = o.Success, o.MeanReturn, o.EpisodeLen, o.InvalidRate
+	m.ReverseKL, m.Tokens = jsonFloat(b.revKL), b.tokens
+	for _, s := range b.seqs {
+		m.SeqTokens += len(s.Tokens)
+	}
+	wm, wlo, whi, wsd := weightStats(eps, b.turnW)
+	m.WMean, m.WMin, m.WMax, m.WStd = jsonFloat(wm), jsonFloat(wlo), jsonFloat(whi), jsonFloat(wsd)
+	if b.nonFinite > 0 || len(b.seqs) == 0 {
+		m.Skipped = true // nothing sound to learn from; the adapter stays as it is
+	} else {
+		st, err := models.Learner.Step(MicroBatches(b.seqs, cfg.Optim.MicroBatch))
+		if err != nil {
+			return m, fmt.Errorf("train: %w", err)
+		}
+		m.Loss, m.GradNorm, m.LR, m.Skipped = jsonFloat(st.Loss), jsonFloat(st.GradNorm), float64(st.LR), st.Skipped
+	}
+	t3 := time.Now()
+	if !m.Skipped {
+		if err := models.SyncWeights(weightsPath); err != nil {
+			return m, err
+		}
+	}
+	t4 := time.Now()
+	m.RolloutS, m.ScoreS, m.TrainS, m.SyncS = t1.Sub(t0).Seconds(), t2.Sub(t1).Seconds(), t3.Sub(t2).Seconds(), t4.Sub(t3).Seconds()
+	if m.RolloutS > 0 {
+		m.TokensPerS = float64(b.tokens) / m.RolloutS
+	}
+	m.PeakRSSMB = peakRSSMB()
+	return m, nil
+}
