@@ -50,6 +50,9 @@ func init() {
 			if err != nil {
 				return err
 			}
+			if model != "student" && model != "teacher" {
+				return fmt.Errorf("--model %q: want student or teacher", model)
+			}
 			if model == "teacher" && adapter != "" {
 				return errors.New("--adapter applies to the student only")
 			}

@@ -118,9 +118,22 @@ func TestResolveConfigDoesNotValidate(t *testing.T) {
 	if _, err := LoadConfig(p, sets); err == nil || !strings.Contains(err.Error(), "teacher.model") {
 		t.Errorf("LoadConfig: err = %v, want the missing teacher", err)
 	}
-	c.Teacher.Model = c.Student.Model // what atod eval does for the student
-	if err := c.Validate(); err != nil {
-		t.Errorf("the student alone: %v", err)
+	// Each command checks only what it uses: eval the model it plays, sft the student and learner.
+	if err := c.ValidateEval("student"); err != nil {
+		t.Errorf("eval of the student alone: %v", err)
+	}
+	if err := c.ValidateEval("teacher"); err == nil || !strings.Contains(err.Error(), "teacher.model") {
+		t.Errorf("eval of the missing teacher: err = %v", err)
+	}
+	if err := c.ValidateSFT(); err != nil {
+		t.Errorf("sft needs no teacher: %v", err)
+	}
+	c.Optim.LR, c.Eval.Temperature = 0, -1
+	if err := c.ValidateSFT(); err == nil || !strings.Contains(err.Error(), "optim.lr") {
+		t.Errorf("sft with optim.lr = 0: err = %v", err)
+	}
+	if err := c.ValidateEval("student"); err == nil || !strings.Contains(err.Error(), "eval.temperature") {
+		t.Errorf("eval with eval.temperature = -1: err = %v", err)
 	}
 }
 

@@ -1,3 +1,9 @@
+// Package trainer is an ATOD run: the config (one set of defaults, validated per
+// command), the step loop (rollouts, teacher scoring, token weights, one
+// optimizer step, weights handed to the sampler), held-out evaluation,
+// checkpoints and exact resume, metrics.jsonl, report.md with its plots, and
+// progress. It reaches models only through model.LM and model.Learner, opened
+// by an Opener: native.Open in the atod command, fakes in tests.
 package trainer
 
 import (
