@@ -12,6 +12,7 @@ type Models struct {
 	Student model.LM
 	Teacher model.LM
 	Learner model.Learner
+	Notes   []string // what the opener found worth telling (a padded teacher vocabulary)
 }
 
 // Close releases every model.

@@ -94,6 +94,9 @@ func Run(cfg *Config, o RunOptions) (*Summary, error) {
 		return nil, err
 	}
 	defer models.Close()
+	for _, n := range models.Notes {
+		fmt.Fprintln(o.Log, n)
+	}
 	weightsPath := filepath.Join(dir, weightsFile)
 	if ckptDir != "" {
 		if err := models.Learner.LoadState(filepath.Join(ckptDir, stateFile)); err != nil {

@@ -78,7 +78,7 @@ func TestLoadBadFiles(t *testing.T) {
 	}
 }
 
-func TestSameVocab(t *testing.T) {
+func TestTeacherVocab(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name string, o tinymodel.Options) *llama.Model {
 		p := filepath.Join(dir, name)
@@ -90,14 +90,16 @@ func TestSameVocab(t *testing.T) {
 	a := loadModel(t, tinyPath)
 	o := tinymodel.DefaultOptions()
 	o.Seed, o.Layers = 9, 2 // other weights and depth, same tokenizer
-	if err := llama.SameVocab(a, write("same.gguf", o)); err != nil {
-		t.Errorf("same tokenizer: %v", err)
+	if n, err := llama.TeacherVocab(a, write("same.gguf", o)); err != nil || n != 0 {
+		t.Errorf("same tokenizer: %d padding ids, %v", n, err)
 	}
-	o.VocabSize = 600
-	wantErr(t, "bigger vocabulary", llama.SameVocab(a, write("bigger.gguf", o)), "differ")
+	o.VocabSize = 600 // real tokens past the student's: not padding
+	_, err := llama.TeacherVocab(a, write("bigger.gguf", o))
+	wantErr(t, "bigger vocabulary", err, "not padding")
 	o = tinymodel.DefaultOptions()
 	o.Corpus = strings.Repeat("zebras quickly juggle vexing wizards; 0123456789 jumps. ", 40)
-	wantErr(t, "other corpus", llama.SameVocab(a, write("corpus.gguf", o)), "differ at token")
+	_, err = llama.TeacherVocab(a, write("corpus.gguf", o))
+	wantErr(t, "other corpus", err, "differ at token")
 }
 
 func TestBadRequests(t *testing.T) {

@@ -134,16 +134,38 @@ func (m *Model) ApplyChatTemplate(tmpl string, msgs []model.Message, addAssistan
 	}
 }
 
-// SameVocab returns nil when a and b have identical token lists and token types, which is what
-// scoring one model's tokens with the other needs; otherwise the error names the first difference.
-func SameVocab(a, b *Model) error {
-	i := int(C.atod_vocab_diff(a.vocab, b.vocab))
-	switch {
-	case i < 0:
-		return nil
-	case i >= a.nVocab || i >= b.nVocab:
-		return fmt.Errorf("vocabularies differ: %d vs %d tokens", a.nVocab, b.nVocab)
-	default:
-		return fmt.Errorf("vocabularies differ at token %d: %q vs %q", i, a.TokenPiece(int32(i)), b.TokenPiece(int32(i)))
+// TeacherVocab checks that teacher can score every token student may emit:
+// both vocabularies agree on every id the student has (text and type), and any
+// ids the teacher has past those are padding, unused by type or by name (as
+// Qwen2.5-7B's 152,064 ids pad the 151,936 of the smaller Qwen2.5 models). It
+// returns the number of padding ids; an error names the first real difference.
+func TeacherVocab(student, teacher *Model) (padding int, err error) {
+	ns, nt := student.nVocab, teacher.nVocab
+	if ns > nt {
+		return 0, fmt.Errorf("the student's vocabulary (%d tokens) extends the teacher's (%d): the student could emit ids the teacher cannot score", ns, nt)
 	}
+	if i := int(C.atod_vocab_diff(student.vocab, teacher.vocab)); i >= 0 && i < ns {
+		return 0, fmt.Errorf("vocabularies differ at token %d: %q vs %q", i, student.TokenPiece(int32(i)), teacher.TokenPiece(int32(i)))
+	}
+	for i := ns; i < nt; i++ {
+		if !teacher.isPadding(int32(i)) {
+			return 0, fmt.Errorf("vocabularies differ: the teacher's token %d %q is past the student's %d tokens and is not padding", i, teacher.TokenPiece(int32(i)), ns)
+		}
+	}
+	return nt - ns, nil
+}
+
+// isPadding says whether tok is an id no text tokenizes to: of type unused, or
+// named as converters and model makers name padding ([PAD151665], <unused12>, <pad>).
+func (m *Model) isPadding(tok int32) bool {
+	if C.llama_vocab_get_attr(m.vocab, C.llama_token(tok))&C.LLAMA_TOKEN_ATTR_UNUSED != 0 {
+		return true
+	}
+	name := strings.ToLower(C.GoString(C.llama_vocab_get_text(m.vocab, C.llama_token(tok))))
+	for _, p := range []string{"[pad", "<pad", "<|pad", "<unused", "<|unused", "[unused"} {
+		if strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	return false
 }

@@ -15,8 +15,8 @@ import (
 
 // Open loads what need asks for: the student and teacher each with a context
 // of need.NSeq sequences of rollout.context tokens, and the training graph over
-// the student. The two vocabularies must be identical, because the teacher
-// scores the student's token ids.
+// the student. The teacher scores the student's token ids, so its vocabulary
+// must be the student's, plus padding ids at most (llama.TeacherVocab).
 func Open(cfg *trainer.Config, need trainer.Need) (*trainer.Models, error) {
 	mp := llama.ModelParams{Backend: cfg.Backend.Device, GPULayers: cfg.Backend.GPULayers, Threads: cfg.Backend.Threads}
 	cp := llama.ContextParams{NCtx: cfg.Rollout.Context, NSeq: max(1, need.NSeq), Threads: cfg.Backend.Threads}
@@ -43,9 +43,14 @@ func Open(cfg *trainer.Config, need trainer.Need) (*trainer.Models, error) {
 			return nil, fmt.Errorf("load teacher %s: %w", cfg.Teacher.Model, err)
 		}
 		if sm != nil {
-			if err := llama.SameVocab(sm, tm); err != nil {
+			pad, err := llama.TeacherVocab(sm, tm)
+			if err != nil {
 				tm.Close()
 				return nil, fmt.Errorf("student %s and teacher %s: %w", cfg.Student.Model, cfg.Teacher.Model, err)
+			}
+			if pad > 0 {
+				ms.Notes = append(ms.Notes, fmt.Sprintf("teacher vocabulary: the student's %d tokens plus %d padding ids; "+
+					"the teacher's log-probs are over all %d", sm.VocabSize(), pad, tm.VocabSize()))
 			}
 		}
 		if ms.Teacher, err = newLM(tm, cfg.Teacher.Model, cp, mp, false); err != nil {

@@ -1,0 +1,135 @@
+package llama_test
+
+import (
+	"fmt"
+	"math"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/atod-dev/atod/cgo/llama"
+	"github.com/atod-dev/atod/gguf"
+	"github.com/atod-dev/atod/model"
+	"github.com/atod-dev/atod/tinymodel"
+)
+
+// rewrite copies the f32 model at in to out, passing every tensor through edit
+// (rows are ne0 floats) and appending pad padding tokens ([PADi], type unused)
+// to the tokenizer, zero rows to the embeddings and rows w₀·e₀ to the output.
+func rewrite(t *testing.T, in, out string, pad int, w0 float32, edit func(name string, ne0 int, v []float32)) {
+	t.Helper()
+	f, err := gguf.Open(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := gguf.NewWriter()
+	for _, kv := range f.KV {
+		v := kv.Value
+		switch kv.Key {
+		case "tokenizer.ggml.tokens":
+			toks := append([]string(nil), v.([]string)...)
+			for i := range pad {
+				toks = append(toks, fmt.Sprintf("[PAD%d]", len(v.([]string))+i))
+			}
+			v = toks
+		case "tokenizer.ggml.token_type":
+			types := append([]int32(nil), v.([]int32)...)
+			for range pad {
+				types = append(types, 5) // LLAMA_TOKEN_TYPE_UNUSED
+			}
+			v = types
+		}
+		w.Set(kv.Key, v)
+	}
+	for _, ti := range f.Tensors {
+		b, err := f.ReadTensor(ti.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := gguf.Float32s(ti.Type, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ne0 := int(ti.Shape[0])
+		edit(ti.Name, ne0, v)
+		shape := append([]uint64(nil), ti.Shape...)
+		if ti.Name == "token_embd.weight" || ti.Name == "output.weight" {
+			row := make([]float32, ne0)
+			if ti.Name == "output.weight" {
+				row[0] = w0
+			}
+			for range pad {
+				v = append(v, row...)
+			}
+			shape[1] += uint64(pad)
+		}
+		w.AddTensor(ti.Name, gguf.F32, shape, gguf.F32Bytes(v))
+	}
+	if err := w.WriteFile(out); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// constDim holds residual dimension 0 at 10 for every token and layer: the
+// embeddings set it, and no attention or FFN output writes to it. The output
+// norm then gives it a large positive value everywhere, so an output row of
+// −100·e₀ is a logit far below every real token's.
+func constDim(name string, ne0 int, v []float32) {
+	switch {
+	case name == "token_embd.weight":
+		for r := 0; r < len(v)/ne0; r++ {
+			v[r*ne0] = 10
+		}
+	case strings.HasSuffix(name, ".attn_output.weight"), strings.HasSuffix(name, ".ffn_down.weight"):
+		clear(v[:ne0]) // the row that writes output dimension 0
+	}
+}
+
+// A teacher padded past the student's vocabulary is accepted, and scores the
+// student's tokens exactly as the unpadded teacher does when its padding rows'
+// logits are very negative; a student longer than its teacher is refused.
+func TestPaddedTeacherVocab(t *testing.T) {
+	dir := t.TempDir()
+	base, plain, padded := filepath.Join(dir, "base.gguf"), filepath.Join(dir, "plain.gguf"), filepath.Join(dir, "padded.gguf")
+	if err := tinymodel.Write(base, tinymodel.DefaultOptions()); err != nil {
+		t.Fatal(err)
+	}
+	rewrite(t, base, plain, 0, 0, constDim)
+	rewrite(t, base, padded, 40, -100, constDim) // with dimension 0 held, logits hundreds below the real ones
+	rewrite(t, base, filepath.Join(dir, "live.gguf"), 40, 0, constDim) // padding logits 0: they take probability
+	s, p := loadModel(t, plain), loadModel(t, padded)
+	if n, err := llama.TeacherVocab(s, p); err != nil || n != 40 {
+		t.Fatalf("padded teacher: %d padding ids, %v", n, err)
+	}
+	_, err := llama.TeacherVocab(p, s)
+	wantErr(t, "student longer than the teacher", err, "cannot score")
+
+	toks, err := s.Tokenize("the kitchen has a red apple on the table and a knife in drawer 2", false, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	score := func(m *llama.Model) []float32 {
+		res, err := newContext(t, m, 128, 1).Score([]model.ScoreRequest{{Tokens: toks, From: 1}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res[0].LogProbs
+	}
+	worst := func(a, b []float32) float64 {
+		d := 0.0
+		for i := range a {
+			d = max(d, math.Abs(float64(a[i]-b[i])))
+		}
+		return d
+	}
+	a, b, live := score(s), score(p), score(loadModel(t, filepath.Join(dir, "live.gguf")))
+	t.Logf("%d tokens: max |lp_plain − lp_padded| = %.2g; with padding logits 0: %.2g", len(a), worst(a, b), worst(a, live))
+	if d := worst(a, b); d > 1e-5 {
+		t.Errorf("padded teacher's log-probs differ by %g", d)
+	}
+	// The teacher's log-probs are over its whole vocabulary: padding that takes
+	// probability lowers them.
+	if d := worst(a, live); d < 1e-3 {
+		t.Errorf("padding rows with logit 0 change the log-probs by only %g", d)
+	}
+}
