@@ -51,7 +51,12 @@ func init() {
 			if err != nil {
 				return err
 			}
-			sum, err := trainer.Run(cfg, trainer.RunOptions{Open: native.Open, Resume: resume != "", Log: os.Stdout})
+			stop, release := trainer.StopOnSignal(os.Stderr)
+			defer release()
+			sum, err := trainer.Run(cfg, trainer.RunOptions{Open: native.Open, Resume: resume != "", Log: os.Stdout, Stop: stop})
+			if errors.Is(err, trainer.ErrInterrupted) {
+				return cli.Exit(fmt.Sprintf("atod: interrupted after step %d, which is checkpointed; continue with: atod run --resume %s", sum.Steps, sum.RunDir), 130)
+			}
 			if err != nil {
 				return err
 			}

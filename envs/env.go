@@ -34,6 +34,9 @@ type Info struct {
 	Score   float64
 	Invalid bool   // the action could not be parsed or is not admissible
 	Reason  string // why the episode ended (step limit, server down) or how it was scored
+	// Failed: the env itself failed (a server down or erroring), not the agent,
+	// so the episode's outcome says nothing about the policy.
+	Failed bool
 }
 
 // StepResult is one step's outcome.
@@ -67,7 +70,7 @@ type Episode interface {
 	// Step applies an action, normally ParseAction's result; any text is
 	// accepted, and one that is not an admissible action sets Info.Invalid
 	// while the episode goes on. A non-nil error means misuse (not reset,
-	// already done); a failing server ends the episode with Info.Reason instead.
+	// already done); a failing server ends the episode with Info.Failed and Info.Reason instead.
 	Step(action string) (StepResult, error)
 	Close() error
 }

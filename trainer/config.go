@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/BurntSushi/toml"
 
@@ -66,6 +67,9 @@ type RolloutConfig struct {
 	ShowAdmissible bool    `toml:"show_admissible"`
 	Context        int     `toml:"context"` // tokens per sequence
 	InvalidPenalty float64 `toml:"invalid_penalty"`
+	EnvRetries     int     `toml:"env_retries"`      // replays of an episode the env failed
+	EnvBackoff     float64 `toml:"env_backoff"`      // seconds before the first replay, doubled each time
+	MaxFailedShare float64 `toml:"max_failed_share"` // share of a step's groups that may be dropped before the run stops
 }
 
 type SamplingConfig struct {
@@ -119,9 +123,10 @@ type BackendConfig struct {
 func DefaultConfig() Config {
 	return Config{
 		Seed: 1, Steps: 20, OutDir: "runs/atod",
-		LoRA:       LoRAConfig{Rank: 8, Alpha: 16, Targets: []string{"q", "k", "v", "o"}},
-		Env:        EnvConfig{Name: "household", Options: map[string]any{}},
-		Rollout:    RolloutConfig{TasksPerStep: 4, GroupSize: 4, MaxTurns: 8, History: "full", LastN: 2, ShowAdmissible: true, Context: 2048, InvalidPenalty: 0.1},
+		LoRA: LoRAConfig{Rank: 8, Alpha: 16, Targets: []string{"q", "k", "v", "o"}},
+		Env:  EnvConfig{Name: "household", Options: map[string]any{}},
+		Rollout: RolloutConfig{TasksPerStep: 4, GroupSize: 4, MaxTurns: 8, History: "full", LastN: 2, ShowAdmissible: true, Context: 2048, InvalidPenalty: 0.1,
+			EnvRetries: 2, EnvBackoff: 1, MaxFailedShare: 0.5},
 		Sampling:   SamplingConfig{Temperature: 1, TopP: 1, MaxTokens: 64},
 		Schedule:   atod.Schedule{Shape: "cosine", Lambda0: 0, Lambda1: 1, AnnealSteps: 20, Kappa: 5},
 		TDUR:       atod.TDUR{Enabled: true, Beta: 0.5, Tau: 1, WMin: 0.25, WMax: 4, Disagreement: "logratio", TopK: 8},
@@ -299,6 +304,9 @@ func (c *Config) validate(sections ...string) error {
 		{"", r.History == "last" && r.LastN < 0, fmt.Sprintf("rollout.last_n = %d: want ≥ 0", r.LastN)},
 		{"", r.Context < 64, fmt.Sprintf("rollout.context = %d: want ≥ 64 tokens", r.Context)},
 		{"", !(r.InvalidPenalty >= 0), fmt.Sprintf("rollout.invalid_penalty = %v: want ≥ 0", r.InvalidPenalty)},
+		{"", r.EnvRetries < 0, fmt.Sprintf("rollout.env_retries = %d: want ≥ 0", r.EnvRetries)},
+		{"", !(r.EnvBackoff >= 0 && r.EnvBackoff <= 600), fmt.Sprintf("rollout.env_backoff = %v: want 0..600 seconds", r.EnvBackoff)},
+		{"", !(r.MaxFailedShare >= 0 && r.MaxFailedShare <= 1), fmt.Sprintf("rollout.max_failed_share = %v: want [0, 1]", r.MaxFailedShare)},
 		{"", !(c.Sampling.Temperature >= 0), fmt.Sprintf("sampling.temperature = %v: want ≥ 0", c.Sampling.Temperature)},
 		{"", !(c.Sampling.TopP >= 0 && c.Sampling.TopP <= 1), fmt.Sprintf("sampling.top_p = %v: want [0, 1]", c.Sampling.TopP)},
 		{"", c.Sampling.TopK < 0, fmt.Sprintf("sampling.top_k = %d: want ≥ 0", c.Sampling.TopK)},
@@ -373,6 +381,8 @@ func (c *Config) spec(temperature float64, seed func(task, rollout, turn int) ui
 		Sampling: model.Sampling{Temperature: float32(temperature), TopP: float32(c.Sampling.TopP), TopK: c.Sampling.TopK, MaxTokens: c.Sampling.MaxTokens},
 		MaxTurns: c.Rollout.MaxTurns,
 		Seed:     seed,
+		Retries:  c.Rollout.EnvRetries,
+		Backoff:  time.Duration(c.Rollout.EnvBackoff * float64(time.Second)),
 	}
 }
 

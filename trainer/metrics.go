@@ -36,6 +36,9 @@ type StepMetrics struct {
 	SeqTokens    int       `json:"seq_tokens"` // all tokens of the train sequences (the forward pass size)
 	Skipped      bool      `json:"skipped"`
 	SkippedTotal int       `json:"skipped_total"`
+	EnvFailures  int       `json:"env_failures"`   // episode attempts the env failed
+	EnvRetries   int       `json:"env_retries"`    // of those, replayed on a fresh env
+	GroupsDrop   int       `json:"groups_dropped"` // groups left out of the update for an episode the env kept failing
 	TokensPerS   float64   `json:"tokens_per_s"`
 	RolloutS     float64   `json:"rollout_s"`
 	ScoreS       float64   `json:"score_s"`
@@ -65,6 +68,7 @@ type EvalMetrics struct {
 	MeanReturn  float64 `json:"mean_return"`
 	EpisodeLen  float64 `json:"episode_len"`
 	InvalidRate float64 `json:"invalid_rate"`
+	Failed      int     `json:"failed"` // episodes the env failed, left out of the figures
 	Seconds     float64 `json:"seconds"`
 }
 

@@ -25,6 +25,9 @@ type RunOptions struct {
 	Log    io.Writer
 	// StopAfter ends the run after that step, as if it were killed (tests).
 	StopAfter int
+	// Stop, when closed, stops the run at the end of the current phase, with a
+	// checkpoint of the last complete step (StopOnSignal makes one).
+	Stop <-chan struct{}
 }
 
 // Summary is what a finished run reports.
@@ -32,6 +35,7 @@ type Summary struct {
 	RunDir, Report string
 	Steps          int
 	FinalSuccess   float64 // last held-out student success (−1 without eval)
+	Interrupted    bool    // stopped by RunOptions.Stop; Steps is the last complete step
 }
 
 // Run trains cfg.Steps steps of ATOD (or resumes them) and writes the run
@@ -121,9 +125,13 @@ func Run(cfg *Config, o RunOptions) (*Summary, error) {
 		if who == "student" {
 			sum.FinalSuccess = r.Success
 		}
-		prog.log("eval step %d %s: success %.3f return %.3f (%d tasks, %.1fs)", step, who, r.Success, r.MeanReturn, r.Tasks, r.Seconds)
+		failed := ""
+		if r.Failed > 0 {
+			failed = fmt.Sprintf(", %d failed by the env and left out", r.Failed)
+		}
+		prog.log("eval step %d %s: success %.3f return %.3f (%d tasks%s, %.1fs)", step, who, r.Success, r.MeanReturn, r.Tasks, failed, r.Seconds)
 		return appendJSONL(metricsPath, EvalMetrics{Kind: "eval", Step: step, Model: who, Split: cfg.Eval.Split, Tasks: r.Tasks,
-			Success: r.Success, MeanReturn: r.MeanReturn, EpisodeLen: r.EpisodeLen, InvalidRate: r.InvalidRate, Seconds: r.Seconds})
+			Success: r.Success, MeanReturn: r.MeanReturn, EpisodeLen: r.EpisodeLen, InvalidRate: r.InvalidRate, Failed: r.Failed, Seconds: r.Seconds})
 	}
 	if start == 0 && len(ev.Tasks) > 0 {
 		if cfg.Eval.Teacher {
@@ -136,8 +144,46 @@ func Run(cfg *Config, o RunOptions) (*Summary, error) {
 		}
 	}
 
+	stopped := func() bool {
+		select {
+		case <-o.Stop:
+			return true
+		default:
+			return false
+		}
+	}
+	checkpointed := start
+	checkpoint := func(step int) error {
+		info := checkpointInfo{Step: step, ConfigHash: cfg.Hash(), SkippedTotal: skipped}
+		if err := saveCheckpoint(dir, models.Learner, info); err != nil {
+			return fmt.Errorf("checkpoint step %d: %w", step, err)
+		}
+		checkpointed = step
+		return writeReport(dir)
+	}
+	// interrupt ends the run after step done, everything up to it kept.
+	interrupt := func(done int) (*Summary, error) {
+		prog.done()
+		if done > checkpointed {
+			if err := checkpoint(done); err != nil {
+				return nil, err
+			}
+		}
+		if err := writeReport(dir); err != nil {
+			return nil, err
+		}
+		sum.Steps, sum.Interrupted = done, true
+		return sum, ErrInterrupted
+	}
+	if stopped() {
+		return interrupt(start)
+	}
+
 	for step := start + 1; step <= cfg.Steps; step++ {
-		m, err := trainStep(cfg, env, models, step, weightsPath)
+		m, err := trainStep(cfg, env, models, step, weightsPath, stopped)
+		if errors.Is(err, ErrInterrupted) {
+			return interrupt(step - 1)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("step %d: %w", step, err)
 		}
@@ -146,6 +192,9 @@ func Run(cfg *Config, o RunOptions) (*Summary, error) {
 			prog.log("step %d: non-finite loss or gradient, update skipped (%d so far)", step, skipped)
 		}
 		m.SkippedTotal = skipped
+		if m.EnvFailures > 0 {
+			prog.log("step %d: the env failed %d episode attempts (%d replayed); %d groups left out", step, m.EnvFailures, m.EnvRetries, m.GroupsDrop)
+		}
 		if err := appendJSONL(metricsPath, m); err != nil {
 			return nil, err
 		}
@@ -157,15 +206,14 @@ func Run(cfg *Config, o RunOptions) (*Summary, error) {
 			}
 		}
 		if last || cfg.Checkpoint.Every > 0 && step%cfg.Checkpoint.Every == 0 {
-			info := checkpointInfo{Step: step, ConfigHash: cfg.Hash(), SkippedTotal: skipped}
-			if err := saveCheckpoint(dir, models.Learner, info); err != nil {
-				return nil, fmt.Errorf("checkpoint step %d: %w", step, err)
-			}
-			if err := writeReport(dir); err != nil {
+			if err := checkpoint(step); err != nil {
 				return nil, err
 			}
 		}
 		sum.Steps = step
+		if stopped() && !last {
+			return interrupt(step)
+		}
 		if step == o.StopAfter {
 			prog.done()
 			return sum, ErrStopped
@@ -179,5 +227,9 @@ func Run(cfg *Config, o RunOptions) (*Summary, error) {
 	return sum, nil
 }
 
-// ErrStopped is returned when RunOptions.StopAfter cut the run short.
-var ErrStopped = errors.New("run stopped by StopAfter")
+var (
+	// ErrStopped is returned when RunOptions.StopAfter cut the run short.
+	ErrStopped = errors.New("run stopped by StopAfter")
+	// ErrInterrupted is returned, with the Summary, when RunOptions.Stop stopped the run.
+	ErrInterrupted = errors.New("run interrupted")
+)

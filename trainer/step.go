@@ -9,7 +9,8 @@ import (
 )
 
 // trainStep is one ATOD step: rollouts, teacher scoring, weights, update, sync.
-func trainStep(cfg *Config, env envs.Env, models *Models, step int, weightsPath string) (StepMetrics, error) {
+// Between phases it returns ErrInterrupted, the learner untouched, once stopped says so.
+func trainStep(cfg *Config, env envs.Env, models *Models, step int, weightsPath string, stopped func() bool) (StepMetrics, error) {
 	m := StepMetrics{Kind: "train", Step: step, Lambda: cfg.Lambda(step)}
 	tasks, err := env.Tasks("train", cfg.Rollout.TasksPerStep, int64(rollout.DeriveSeed(cfg.Seed, int64(step))>>1))
 	if err != nil {
@@ -23,6 +24,14 @@ func trainStep(cfg *Config, env envs.Env, models *Models, step int, weightsPath 
 	if err != nil {
 		return m, fmt.Errorf("rollout: %w", err)
 	}
+	if stopped() {
+		return m, ErrInterrupted
+	}
+	eps, reason := keepGroups(eps, &m)
+	if n := cfg.Rollout.TasksPerStep; float64(m.GroupsDrop) > cfg.Rollout.MaxFailedShare*float64(n) {
+		return m, fmt.Errorf("the env failed %d of %d groups (more than rollout.max_failed_share = %g) after %d replays each: "+
+			"it is down, not flaky; last failure: %s", m.GroupsDrop, n, cfg.Rollout.MaxFailedShare, cfg.Rollout.EnvRetries, reason)
+	}
 	t1 := time.Now()
 	topK := 0
 	if cfg.TDUR.Enabled && cfg.TDUR.Disagreement == "topk_kl" {
@@ -30,6 +39,9 @@ func trainStep(cfg *Config, env envs.Env, models *Models, step int, weightsPath 
 	}
 	if err := rollout.ScoreTeacher(models.Teacher, models.Student, eps, topK); err != nil {
 		return m, fmt.Errorf("scoring: %w", err)
+	}
+	if stopped() {
+		return m, ErrInterrupted
 	}
 	t2 := time.Now()
 	b := buildBatch(cfg, eps, m.Lambda)
@@ -63,4 +75,32 @@ func trainStep(cfg *Config, env envs.Env, models *Models, step int, weightsPath 
 	}
 	m.PeakRSSMB = peakRSSMB()
 	return m, nil
+}
+
+// keepGroups leaves out every group with an episode the env kept failing:
+// dropping or zeroing that episode alone would give its group's others GRPO
+// advantages for nothing. It counts failures, replays and dropped groups in m
+// and returns the last failure's reason.
+func keepGroups(eps []*rollout.Episode, m *StepMetrics) ([]*rollout.Episode, string) {
+	failed := map[int]bool{}
+	reason := ""
+	for _, e := range eps {
+		m.EnvFailures += e.Failures
+		m.EnvRetries += e.Failures
+		if e.Failed {
+			m.EnvRetries--
+			failed[e.TaskIdx], reason = true, e.Reason
+		}
+	}
+	m.GroupsDrop = len(failed)
+	if len(failed) == 0 {
+		return eps, ""
+	}
+	var kept []*rollout.Episode
+	for _, e := range eps {
+		if !failed[e.TaskIdx] {
+			kept = append(kept, e)
+		}
+	}
+	return kept, reason
 }

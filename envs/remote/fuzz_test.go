@@ -9,13 +9,12 @@ import (
 )
 
 // FuzzRemoteStep drives the remote client against a loopback AgentGym-style
-// server (fakeGym); odd seeds use the WebShop protocol.
+// server (envtest.Gym); odd seeds use the WebShop protocol.
 func FuzzRemoteStep(f *testing.F) {
 	envtest.AddScripts(f, "look\ngo to cabinet 1\n", "search[x]\nclick[next >]\nclick[buy now]\n", "\x00\n\"\n{}\n")
 	var remotes [2]envs.Env
 	for i, flavor := range []string{"alfworld", "webshop"} {
-		g := &fakeGym{flavor: flavor, eps: map[int]envs.Episode{}, last: map[int]envs.StepResult{}}
-		g.env = envtest.New(f, map[string]string{"alfworld": "household", "webshop": "webshop"}[flavor], map[string]any{})
+		g := envtest.NewGym(flavor, envtest.New(f, map[string]string{"alfworld": "household", "webshop": "webshop"}[flavor], map[string]any{}))
 		srv := httptest.NewServer(g)
 		f.Cleanup(srv.Close)
 		remotes[i] = envtest.New(f, "remote", map[string]any{"url": srv.URL, "env": flavor, "timeout": 5, "retries": 0})

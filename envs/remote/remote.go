@@ -134,8 +134,11 @@ func (r *Remote) Tasks(split string, n int, seed int64) ([]envs.Task, error) {
 	})
 }
 
+// Game is the server-side game that task t plays.
+func (r *Remote) Game(t envs.Task) (int, error) { return r.game(t.Split, t.Seed) }
+
 func (r *Remote) Open(t envs.Task) (envs.Episode, error) {
-	g, err := r.game(t.Split, t.Seed)
+	g, err := r.Game(t)
 	if err != nil {
 		return nil, err
 	}
@@ -264,7 +267,7 @@ func (e *episode) Step(action string) (envs.StepResult, error) {
 	fail := func(err error) (envs.StepResult, error) {
 		// The server failed: the episode ends as failed, with the reason.
 		e.done = true
-		res.Done, res.Info.Reason = true, err.Error()
+		res.Done, res.Info.Failed, res.Info.Reason = true, true, err.Error()
 		return res, nil
 	}
 	if e.r.flavor == "webshop" {

@@ -1,12 +1,8 @@
 package remote
 
 import (
-	"encoding/json"
-	"fmt"
-	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,127 +10,16 @@ import (
 	"github.com/atod-dev/atod/envs/envtest"
 )
 
-// fakeGym speaks AgentGym's ALFWorld or WebShop server protocol over the
-// built-in household or webshop env, on loopback.
-type fakeGym struct {
-	mu      sync.Mutex
-	flavor  string
-	env     envs.Env
-	eps     map[int]envs.Episode
-	last    map[int]envs.StepResult
-	next    int
-	steps   int
-	fail503 int           // answer this many requests with 503 first
-	hang    chan struct{} // when set, /step blocks until it is closed
-}
-
-func (g *fakeGym) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if g.hang != nil && r.URL.Path == "/step" {
-		<-g.hang
-		return
-	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.fail503 > 0 {
-		g.fail503--
-		http.Error(w, "busy", http.StatusServiceUnavailable)
-		return
-	}
-	var req map[string]any
-	if r.Method == "POST" {
-		json.NewDecoder(r.Body).Decode(&req)
-	}
-	id := func() int {
-		if v, ok := req["id"].(float64); ok {
-			return int(v)
-		}
-		if v, ok := req["env_idx"].(float64); ok {
-			return int(v)
-		}
-		var n int
-		fmt.Sscan(r.URL.Query().Get("env_idx"), &n)
-		return n
-	}
-	reply := func(v any) { json.NewEncoder(w).Encode(v) }
-	switch r.URL.Path {
-	case "/create":
-		g.next++
-		if g.flavor == "webshop" {
-			reply(g.next)
-		} else {
-			reply(map[string]any{"id": g.next})
-		}
-	case "/reset":
-		game, split := req["game"], "train"
-		if g.flavor == "webshop" {
-			game, split = req["session_id"], "test"
-		}
-		n, ok := game.(float64)
-		if !ok || n < 0 {
-			reply(map[string]any{"error": "bad game"})
-			return
-		}
-		ep, err := g.env.Open(envs.Task{Split: split, Seed: int64(n)})
-		if err != nil {
-			reply(map[string]any{"error": err.Error()})
-			return
-		}
-		obs, _ := ep.Reset()
-		g.eps[id()] = ep
-		g.last[id()] = envs.StepResult{Observation: obs}
-		if g.flavor == "webshop" {
-			reply([]any{obs.Text, nil})
-		} else {
-			reply(map[string]any{"id": id(), "observation": obs.Text, "available_actions": obs.Admissible, "task_type": "x"})
-		}
-	case "/step":
-		ep := g.eps[id()]
-		if ep == nil {
-			reply(map[string]any{"error": "no such env"})
-			return
-		}
-		g.steps++
-		res, err := ep.Step(req["action"].(string))
-		if err != nil {
-			reply(map[string]any{"error": err.Error()})
-			return
-		}
-		g.last[id()] = res
-		if g.flavor == "webshop" {
-			reply(map[string]any{"state": res.Text, "reward": res.Reward, "done": res.Done, "info": nil})
-		} else {
-			reply(map[string]any{"observation": res.Text, "reward": res.Reward, "available_actions": res.Admissible, "done": res.Done})
-		}
-	case "/available_actions":
-		var clicks []string
-		search := false
-		for _, a := range g.last[id()].Admissible {
-			if c, ok := strings.CutPrefix(a, "click["); ok {
-				clicks = append(clicks, strings.TrimSuffix(c, "]"))
-			} else {
-				search = true
-			}
-		}
-		reply(map[string]any{"has_search_bar": search, "clickables": clicks})
-	default:
-		http.NotFound(w, r) // AgentGym's ALFWorld server has no /close
-	}
-}
-
-func newFakeGym(t *testing.T, flavor string) (*fakeGym, *httptest.Server) {
-	g := &fakeGym{flavor: flavor, eps: map[int]envs.Episode{}, last: map[int]envs.StepResult{}}
-	if flavor == "webshop" {
-		g.env = envtest.New(t, "webshop", nil)
-	} else {
-		g.env = envtest.New(t, "household", nil)
-	}
+func newFakeGym(t *testing.T, flavor string) (*envtest.Gym, *httptest.Server) {
+	inner := map[string]string{"alfworld": "household", "webshop": "webshop"}[flavor]
+	g := envtest.NewGym(flavor, envtest.New(t, inner, nil))
 	srv := httptest.NewServer(g)
 	t.Cleanup(srv.Close)
 	return g, srv
 }
 
 // playRemote plays a remote task with the oracle of the env behind the fake server.
-func playRemote(t *testing.T, g *fakeGym, env envs.Env, task envs.Task, split string) envs.StepResult {
+func playRemote(t *testing.T, g *envtest.Gym, env envs.Env, task envs.Task, split string) envs.StepResult {
 	t.Helper()
 	ep, err := env.Open(task)
 	if err != nil {
@@ -146,7 +31,7 @@ func playRemote(t *testing.T, g *fakeGym, env envs.Env, task envs.Task, split st
 		}
 	}()
 	game, _ := env.(*Remote).game(task.Split, task.Seed)
-	or, err := g.env.Oracle(envs.Task{ID: "inner", Split: split, Seed: int64(game)})
+	or, err := g.Env.Oracle(envs.Task{ID: "inner", Split: split, Seed: int64(game)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,15 +73,15 @@ func TestRemotePlays(t *testing.T) {
 				t.Fatalf("%s: not won: %+v", flavor, res)
 			}
 		}
-		if g.next != 10 {
-			t.Fatalf("%d envs created, want one per episode", g.next)
+		if g.Created() != 10 {
+			t.Fatalf("%d envs created, want one per episode", g.Created())
 		}
 	}
 }
 
 func TestRemoteRetriesAndErrors(t *testing.T) {
 	g, srv := newFakeGym(t, "alfworld")
-	g.fail503 = 2
+	g.Fail503 = 2
 	env := envtest.New(t, "remote", map[string]any{"url": srv.URL, "timeout": 2, "retries": 2})
 	tasks, _ := env.Tasks("train", 1, 1)
 	ep, _ := env.Open(tasks[0])
@@ -207,9 +92,9 @@ func TestRemoteRetriesAndErrors(t *testing.T) {
 	if err != nil || !r.Info.Invalid || r.Done {
 		t.Fatalf("invalid action: %+v %v", r, err)
 	}
-	g.fail503 = 3
+	g.Fail503 = 3
 	r, err = ep.Step("look")
-	if err != nil || !r.Done || !strings.Contains(r.Info.Reason, "503") {
+	if err != nil || !r.Done || !r.Info.Failed || !strings.Contains(r.Info.Reason, "503") {
 		t.Fatalf("three 503s with 2 retries: %+v %v", r, err)
 	}
 	// An in-band {"error": …} answer.
@@ -245,7 +130,7 @@ func TestRemoteServerDiesMidEpisode(t *testing.T) {
 	srv.Close()
 	start := time.Now()
 	r, err := ep.Step("look")
-	if err != nil || !r.Done || r.Info.Won || r.Reward != 0 || !strings.Contains(r.Info.Reason, "after 3 tries") {
+	if err != nil || !r.Done || !r.Info.Failed || r.Info.Won || r.Reward != 0 || !strings.Contains(r.Info.Reason, "after 3 tries") {
 		t.Fatalf("server died: %+v %v", r, err)
 	}
 	if _, err := ep.Step("look"); err == nil {
@@ -264,8 +149,8 @@ func TestRemoteServerHangs(t *testing.T) {
 	if _, err := ep.Reset(); err != nil {
 		t.Fatal(err)
 	}
-	g.hang = make(chan struct{})
-	defer close(g.hang)
+	g.Hang = make(chan struct{})
+	defer close(g.Hang)
 	start := time.Now()
 	r, err := ep.Step("look")
 	if err != nil || !r.Done || !strings.Contains(r.Info.Reason, "deadline exceeded") {

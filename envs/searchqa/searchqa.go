@@ -228,7 +228,7 @@ func (e *episode) Step(action string) (envs.StepResult, error) {
 		if err != nil {
 			// The retriever is down: the episode ends, failed, with the reason.
 			e.done = true
-			res.Done, res.Info.Reason = true, "retriever: "+err.Error()
+			res.Done, res.Info.Failed, res.Info.Reason = true, true, "retriever: "+err.Error()
 			return res, nil
 		}
 		var b strings.Builder

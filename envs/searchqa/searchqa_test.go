@@ -155,7 +155,7 @@ func TestSearchQARetrievalServer(t *testing.T) {
 		srv.Close()
 		start := time.Now()
 		r, err = ep.Step("<search>kaford</search>")
-		if err != nil || !r.Done || r.Info.Won || !strings.Contains(r.Info.Reason, "retriever") {
+		if err != nil || !r.Done || !r.Info.Failed || r.Info.Won || !strings.Contains(r.Info.Reason, "retriever") {
 			t.Fatalf("%s: server down: %+v %v", style, r, err)
 		}
 		if time.Since(start) > 5*time.Second {

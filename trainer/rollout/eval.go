@@ -42,6 +42,9 @@ func Evaluate(lm model.LM, env envs.Env, tasks []envs.Task, spec Spec, penalty f
 	}
 	r := EvalResult{Tasks: len(tasks), Outcome: Summarise(eps, penalty), Seconds: time.Since(start).Seconds()}
 	for _, e := range eps {
+		if e.Failed {
+			continue // counted in Outcome.Failed, never as a loss
+		}
 		ee := EvalEpisode{Task: e.Task.ID, Won: e.Won, Score: e.Score, Last: e.Obs.Text}
 		for k, h := range e.History {
 			ee.Turns = append(ee.Turns, EvalTurn{Observation: h.Obs.Text, Reply: h.Reply, Invalid: e.Turns[k].Invalid})
@@ -52,14 +55,22 @@ func Evaluate(lm model.LM, env envs.Env, tasks []envs.Task, spec Spec, penalty f
 }
 
 // Outcome summarises played episodes.
-type Outcome struct{ Success, MeanReturn, EpisodeLen, InvalidRate float64 }
+type Outcome struct {
+	Success, MeanReturn, EpisodeLen, InvalidRate float64
+	Failed                                       int // episodes the env failed, left out of the figures
+}
 
 // Summarise gives the episodes' success rate, mean return (score minus penalty
-// per invalid action), mean length in turns and share of invalid actions.
+// per invalid action), mean length in turns and share of invalid actions, over
+// the episodes the env did not fail.
 func Summarise(eps []*Episode, penalty float64) Outcome {
 	var o Outcome
 	var actions, invalid int
 	for _, e := range eps {
+		if e.Failed {
+			o.Failed++
+			continue
+		}
 		if e.Won {
 			o.Success++
 		}
@@ -68,7 +79,7 @@ func Summarise(eps []*Episode, penalty float64) Outcome {
 		actions += len(e.Turns)
 		invalid += e.Invalid
 	}
-	if n := float64(len(eps)); n > 0 {
+	if n := float64(len(eps) - o.Failed); n > 0 {
 		o.Success, o.MeanReturn, o.EpisodeLen = o.Success/n, o.MeanReturn/n, o.EpisodeLen/n
 	}
 	if actions > 0 {

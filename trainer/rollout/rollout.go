@@ -8,6 +8,8 @@ package rollout
 
 import (
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/atod-dev/atod/envs"
 	"github.com/atod-dev/atod/model"
@@ -34,6 +36,13 @@ type Episode struct {
 	Invalid   int  // invalid actions
 	Done      bool // the env ended it, or it was cut
 	Truncated bool // ran out of context or turns
+	// Failures counts the attempts the env failed (Info.Failed, or an error
+	// opening or resetting it); each was replayed from the start on a fresh env,
+	// until Failed: the env failed more than Spec.Retries times. A failed
+	// episode's outcome says nothing about the policy.
+	Failures int
+	Failed   bool
+	Reason   string // the env's last failure
 
 	ep envs.Episode
 }
@@ -44,8 +53,13 @@ type Spec struct {
 	Sampling model.Sampling
 	MaxTurns int
 	// Seed gives the sampling seed of (task, rollout, turn); resume is exact
-	// because nothing else feeds the samplers.
+	// because nothing else feeds the samplers, and an episode replayed after an
+	// env failure draws what it drew before.
 	Seed func(taskIdx, rollout, turn int) uint64
+	// Retries is how often a failed episode is replayed on a fresh env, the
+	// k-th time after Backoff·2^(k−1).
+	Retries int
+	Backoff time.Duration
 }
 
 // Play plays every task group times with lm, all live episodes of a wave
@@ -59,22 +73,11 @@ func Play(lm model.LM, env envs.Env, tasks []envs.Task, group int, spec Spec) ([
 	}
 	defer func() {
 		for _, e := range eps {
-			if e.ep != nil {
-				e.ep.Close()
-			}
+			e.closeEnv()
 		}
 	}()
 	for _, e := range eps {
-		ep, err := env.Open(e.Task)
-		if err != nil {
-			return nil, fmt.Errorf("open task %s: %w", e.Task.ID, err)
-		}
-		e.ep = ep
-		first, err := ep.Reset()
-		if err != nil {
-			return nil, fmt.Errorf("reset task %s: %w", e.Task.ID, err)
-		}
-		e.Transcript = NewTranscript(lm, env, spec.Prompt, first)
+		e.start(lm, env, spec)
 	}
 	lm.ClearAll() // a fresh cache makes the numbers independent of earlier phases
 	for lo := 0; lo < len(eps); lo += lm.NSeq() {
@@ -85,13 +88,59 @@ func Play(lm model.LM, env envs.Env, tasks []envs.Task, group int, spec Spec) ([
 	return eps, nil
 }
 
+// start opens a fresh env episode and transcript for e, retrying (and in the
+// end failing e) when the env cannot open or reset it.
+func (e *Episode) start(lm model.LM, env envs.Env, spec Spec) {
+	for {
+		e.closeEnv()
+		e.Transcript, e.Turns = nil, nil
+		e.Won, e.Score, e.Invalid, e.Done, e.Truncated = false, 0, 0, false, false
+		ep, err := env.Open(e.Task)
+		if err == nil {
+			e.ep = ep
+			var first envs.Observation
+			if first, err = ep.Reset(); err == nil {
+				e.Transcript = NewTranscript(lm, env, spec.Prompt, first)
+				return
+			}
+		}
+		if !e.envFailed(fmt.Sprintf("open task %s: %v", e.Task.ID, err), spec) {
+			return
+		}
+	}
+}
+
+// envFailed records a failure of the env and says whether to replay the episode.
+func (e *Episode) envFailed(reason string, spec Spec) bool {
+	e.Failures++
+	e.Reason = strings.TrimSpace(reason)
+	if e.Failures > spec.Retries {
+		e.Failed, e.Done = true, true
+		return false
+	}
+	time.Sleep(spec.Backoff << (e.Failures - 1))
+	return true
+}
+
+func (e *Episode) closeEnv() {
+	if e.ep != nil {
+		e.ep.Close()
+		e.ep = nil
+	}
+}
+
 func playWave(lm model.LM, env envs.Env, wave []*Episode, spec Spec) error {
 	stops := env.StopStrings()
-	for turn := 0; turn < spec.MaxTurns; turn++ {
+	for {
 		var reqs []model.GenRequest
 		var live []*Episode
 		for i, e := range wave {
 			if e.Done {
+				continue
+			}
+			turn := len(e.Turns)
+			if turn == spec.MaxTurns {
+				e.Done, e.Truncated = true, true
 				continue
 			}
 			undo := e.mark()
@@ -116,33 +165,35 @@ func playWave(lm model.LM, env envs.Env, wave []*Episode, spec Spec) error {
 		}
 		res, err := lm.Generate(reqs)
 		if err != nil {
-			return fmt.Errorf("generate turn %d: %w", turn+1, err)
+			return fmt.Errorf("generate: %w", err)
 		}
 		for i, e := range live {
-			if err := e.apply(env, res[i], len(reqs[i].Prompt)); err != nil {
-				return fmt.Errorf("task %s turn %d: %w", e.Task.ID, turn+1, err)
+			failed, err := e.apply(env, res[i], len(reqs[i].Prompt))
+			if err != nil {
+				return fmt.Errorf("task %s turn %d: %w", e.Task.ID, len(e.Turns), err)
+			}
+			if failed != "" && e.envFailed(failed, spec) {
+				e.start(lm, env, spec)
 			}
 		}
 	}
-	for _, e := range wave {
-		if !e.Done {
-			e.Done, e.Truncated = true, true
-		}
-	}
-	return nil
 }
 
-// apply records a sampled reply and steps the env with its action.
-func (e *Episode) apply(env envs.Env, g model.GenResult, promptLen int) error {
+// apply records a sampled reply and steps the env with its action; it returns
+// the env's reason when the env failed.
+func (e *Episode) apply(env envs.Env, g model.GenResult, promptLen int) (string, error) {
 	if len(g.LogProbs) != len(g.Tokens) || len(g.Entropies) != len(g.Tokens) {
-		return fmt.Errorf("generate returned %d tokens, %d log-probs, %d entropies", len(g.Tokens), len(g.LogProbs), len(g.Entropies))
+		return "", fmt.Errorf("generate returned %d tokens, %d log-probs, %d entropies", len(g.Tokens), len(g.LogProbs), len(g.Entropies))
 	}
 	start := e.Reply(g.Tokens, g.Text, promptLen)
 	e.Turns = append(e.Turns, Turn{Seq: len(e.Seqs) - 1, Start: start, N: len(g.Tokens), LpS: g.LogProbs, Ent: g.Entropies})
 	action, ok := env.ParseAction(g.Text)
 	res, err := e.ep.Step(action)
 	if err != nil {
-		return fmt.Errorf("env step: %w", err)
+		return "", fmt.Errorf("env step: %w", err)
+	}
+	if res.Info.Failed {
+		return fmt.Sprintf("task %s turn %d: %s", e.Task.ID, len(e.Turns), res.Info.Reason), nil
 	}
 	if !ok || res.Info.Invalid {
 		e.Invalid++
@@ -153,5 +204,5 @@ func (e *Episode) apply(env envs.Env, g model.GenResult, promptLen int) error {
 	if g.Stop == "context" {
 		e.Done, e.Truncated = true, true
 	}
-	return nil
+	return "", nil
 }
