@@ -1,9 +1,11 @@
 package trainer
 
 import (
+	"bufio"
 	"errors"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -128,4 +130,45 @@ func TestFullDiskCheckpointKeepsThePrevious(t *testing.T) {
 		t.Fatal(err)
 	}
 	equalRuns(t, a.OutDir, b.OutDir)
+}
+
+// A second signal exits at once with status 130 (in a child process: this
+// test binary run again, blocked on a stop channel).
+func TestSecondSignalExits(t *testing.T) {
+	if os.Getenv("ATOD_SIGNAL_CHILD") == "1" {
+		stop, _ := StopOnSignal(os.Stdout)
+		os.Stdout.WriteString("ready\n")
+		<-stop
+		time.Sleep(time.Minute) // a phase that does not end
+		os.Exit(0)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestSecondSignalExits$")
+	cmd.Env = append(os.Environ(), "ATOD_SIGNAL_CHILD=1")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReader(out)
+	if line, err := r.ReadString('\n'); err != nil || line != "ready\n" {
+		t.Fatalf("child: %q %v", line, err)
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	for said := ""; !strings.Contains(said, "stopping at the end of this phase"); {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatalf("after the first signal: %q %v", said+line, err)
+		}
+		said += line
+	}
+	start := time.Now()
+	cmd.Process.Signal(syscall.SIGTERM)
+	rest, _ := io.ReadAll(r)
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 130 || time.Since(start) > 10*time.Second {
+		t.Fatalf("after the second signal: %v (%s) in %v", err, rest, time.Since(start))
+	}
 }
