@@ -11,12 +11,13 @@ import (
 // batch is a step's training input and the figures it was computed from.
 type batch struct {
 	seqs      []model.TrainSeq
-	returns   []float64   // R_i per episode
-	advRL     []float64   // a_rl(i) per episode
-	turnW     [][]float64 // w_k per episode and turn
-	revKL     float64     // mean lp_s − lp_t over action tokens
-	tokens    int         // action tokens
-	nonFinite int         // tokens whose weight came out NaN/Inf (set to 0)
+	returns   []float64     // R_i per episode
+	advRL     []float64     // a_rl(i) per episode
+	turnW     [][]float64   // w_k per episode and turn
+	tokW      [][][]float32 // A(t) per episode, turn and action token
+	revKL     float64       // mean lp_s − lp_t over action tokens
+	tokens    int           // action tokens
+	nonFinite int           // tokens whose weight came out NaN/Inf (set to 0)
 }
 
 // buildBatch turns scored episodes into per-token weights
@@ -83,7 +84,9 @@ func buildBatch(cfg *Config, eps []*rollout.Episode, lambda float64) batch {
 		}
 	}
 
+	b.tokW = make([][][]float32, len(eps))
 	for i, e := range eps {
+		b.tokW[i] = make([][]float32, len(e.Turns))
 		for si, toks := range e.Seqs {
 			seq := model.TrainSeq{Tokens: toks, Mask: make([]bool, len(toks)), Weights: make([]float32, len(toks))}
 			any := false
@@ -100,6 +103,7 @@ func buildBatch(cfg *Config, eps []*rollout.Episode, lambda float64) batch {
 					}
 					seq.Mask[t.Start+j] = true
 					seq.Weights[t.Start+j] = float32(w)
+					b.tokW[i][k] = append(b.tokW[i][k], float32(w))
 					any = true
 				}
 			}

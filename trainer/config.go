@@ -38,6 +38,7 @@ type Config struct {
 	Optim      OptimConfig      `toml:"optim"`
 	Eval       EvalConfig       `toml:"eval"`
 	Checkpoint CheckpointConfig `toml:"checkpoint"`
+	Record     RecordConfig     `toml:"record"`
 	Backend    BackendConfig    `toml:"backend"`
 }
 
@@ -109,6 +110,12 @@ type EvalConfig struct {
 	Teacher     bool    `toml:"teacher"`
 }
 
+// RecordConfig is what the run directory keeps of its episodes, for atod view.
+type RecordConfig struct {
+	Episodes int  `toml:"episodes"` // training episodes recorded per step (the first of the first groups)
+	Eval     bool `toml:"eval"`     // record every evaluation episode
+}
+
 type CheckpointConfig struct {
 	Every int `toml:"every"` // steps; the last step is always checkpointed
 }
@@ -135,6 +142,7 @@ func DefaultConfig() Config {
 		Optim:      OptimConfig{LR: 1e-3, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, ClipNorm: 1, MinLRRatio: 0.1, MicroBatch: 4},
 		Eval:       EvalConfig{Every: 10, Tasks: 16, Split: "test", Teacher: true},
 		Checkpoint: CheckpointConfig{Every: 5},
+		Record:     RecordConfig{Episodes: 2, Eval: true},
 		Backend:    BackendConfig{Device: "auto", GPULayers: -1},
 	}
 }
@@ -247,10 +255,10 @@ func (c *Config) Encode() ([]byte, error) {
 }
 
 // Hash identifies the algorithmic part of a run: everything but steps, out_dir,
-// eval, checkpoint cadence and backend, which a resumed run may change.
+// eval, checkpoint cadence, recording and backend, which a resumed run may change.
 func (c *Config) Hash() string {
 	d := *c
-	d.Steps, d.OutDir, d.Eval, d.Checkpoint, d.Backend = 0, "", EvalConfig{}, CheckpointConfig{}, BackendConfig{}
+	d.Steps, d.OutDir, d.Eval, d.Checkpoint, d.Backend, d.Record = 0, "", EvalConfig{}, CheckpointConfig{}, BackendConfig{}, RecordConfig{}
 	b, _ := d.Encode()
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:8])
@@ -325,6 +333,7 @@ func (c *Config) validate(sections ...string) error {
 		{"eval", c.Eval.Tasks > 0 && c.Eval.Split == "", "eval.split is empty"},
 		{"eval", !(c.Eval.Temperature >= 0), fmt.Sprintf("eval.temperature = %v: want ≥ 0", c.Eval.Temperature)},
 		{"checkpoint", c.Checkpoint.Every < 0, fmt.Sprintf("checkpoint.every = %d: want ≥ 0", c.Checkpoint.Every)},
+		{"run", c.Record.Episodes < 0, fmt.Sprintf("record.episodes = %d: want ≥ 0", c.Record.Episodes)},
 		{"", c.Backend.Threads < 0, fmt.Sprintf("backend.threads = %d: want ≥ 0", c.Backend.Threads)},
 	}
 	for _, ck := range checks {

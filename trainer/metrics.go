@@ -1,7 +1,6 @@
 package trainer
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -72,18 +71,6 @@ type EvalMetrics struct {
 	Seconds     float64 `json:"seconds"`
 }
 
-// record is any metrics line, for reading back.
-type record struct {
-	Kind    string  `json:"kind"`
-	Step    int     `json:"step"`
-	Model   string  `json:"model"`
-	Lambda  float64 `json:"lambda"`
-	Success float64 `json:"success"`
-	Loss    float64 `json:"loss"`
-	KL      float64 `json:"reverse_kl"`
-	Return  float64 `json:"mean_return"`
-}
-
 // weightStats returns mean, min, max and std of the turn weights of non-empty turns.
 func weightStats(eps []*rollout.Episode, w [][]float64) (mean, lo, hi, std float64) {
 	var xs []float64
@@ -138,26 +125,6 @@ func appendJSONL(path string, v any) error {
 	return f.Close()
 }
 
-// readRecords parses metrics.jsonl, skipping a torn last line.
-func readRecords(path string) ([]record, error) {
-	data, err := os.ReadFile(path)
-	if os.IsNotExist(err) {
-		return nil, nil
-	} else if err != nil {
-		return nil, err
-	}
-	var out []record
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		var r record
-		if json.Unmarshal(sc.Bytes(), &r) == nil {
-			out = append(out, r)
-		}
-	}
-	return out, sc.Err()
-}
-
 // truncateMetrics keeps the lines of steps ≤ step (a torn line is dropped).
 func truncateMetrics(path string, step int) error {
 	data, err := os.ReadFile(path)
@@ -168,7 +135,7 @@ func truncateMetrics(path string, step int) error {
 	}
 	var keep bytes.Buffer
 	for _, line := range bytes.Split(data, []byte("\n")) {
-		var r record
+		var r struct{ Step int }
 		if len(line) == 0 || json.Unmarshal(line, &r) != nil || r.Step > step {
 			continue
 		}
@@ -205,7 +172,9 @@ func WriteFileAtomic(path string, data []byte) error {
 	return err
 }
 
-// ReadMetrics reads a run's metrics.jsonl back: its training and evaluation lines.
+// ReadMetrics reads a run's metrics.jsonl back: its training and evaluation
+// lines. A torn last line (a run killed while writing it, or still writing
+// it) is left out; a malformed line before it is an error.
 func ReadMetrics(runDir string) ([]StepMetrics, []EvalMetrics, error) {
 	data, err := os.ReadFile(filepath.Join(runDir, "metrics.jsonl"))
 	if err != nil {
@@ -213,23 +182,28 @@ func ReadMetrics(runDir string) ([]StepMetrics, []EvalMetrics, error) {
 	}
 	var train []StepMetrics
 	var eval []EvalMetrics
-	for i, line := range bytes.Split(bytes.TrimSpace(data), []byte("\n")) {
-		var k struct{ Kind string }
-		if err := json.Unmarshal(line, &k); err != nil {
-			return nil, nil, fmt.Errorf("metrics.jsonl line %d: %w", i+1, err)
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	for i, line := range lines {
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
 		}
-		switch k.Kind {
-		case "train":
+		var k struct{ Kind string }
+		err := json.Unmarshal(line, &k)
+		switch {
+		case err == nil && k.Kind == "train":
 			var m StepMetrics
 			err = json.Unmarshal(line, &m)
 			train = append(train, m)
-		case "eval":
+		case err == nil && k.Kind == "eval":
 			var m EvalMetrics
 			err = json.Unmarshal(line, &m)
 			eval = append(eval, m)
 		}
 		if err != nil {
-			return nil, nil, fmt.Errorf("metrics.jsonl line %d: %w", i+1, err)
+			if i == len(lines)-1 && !bytes.HasSuffix(line, []byte("\n")) {
+				break // torn
+			}
+			return nil, nil, fmt.Errorf("%s line %d: %w", filepath.Join(runDir, "metrics.jsonl"), i+1, err)
 		}
 	}
 	return train, eval, nil

@@ -70,10 +70,13 @@ func Run(cfg *Config, o RunOptions) (*Summary, error) {
 			return nil, fmt.Errorf("resume: %w", err)
 		}
 		if info.ConfigHash != cfg.Hash() {
-			return nil, fmt.Errorf("resume %s: the config differs from the checkpoint's (hash %s, checkpoint %s); on resume only steps, out_dir, eval.*, checkpoint.* and backend.* may change", dir, cfg.Hash(), info.ConfigHash)
+			return nil, fmt.Errorf("resume %s: the config differs from the checkpoint's (hash %s, checkpoint %s); on resume only steps, out_dir, eval.*, checkpoint.*, record.* and backend.* may change", dir, cfg.Hash(), info.ConfigHash)
 		}
 		if err := truncateMetrics(metricsPath, info.Step); err != nil {
 			return nil, err
+		}
+		if err := dropEpisodesAfter(dir, info.Step); err != nil {
+			return nil, fmt.Errorf("resume: %w", err)
 		}
 		start, skipped, ckptDir = info.Step, info.SkippedTotal, d
 	} else {
@@ -121,6 +124,12 @@ func Run(cfg *Config, o RunOptions) (*Summary, error) {
 		r, err := ev.Play(lm)
 		if err != nil {
 			return fmt.Errorf("eval %s at step %d: %w", who, step, err)
+		}
+		if cfg.Record.Eval {
+			recs := records(step, "eval", who, r.Played, cfg.Rollout.InvalidPenalty, piece(lm), nil, nil)
+			if err := writeEpisodes(episodePath(dir, "eval", step, who), recs); err != nil {
+				return fmt.Errorf("record eval episodes: %w", err)
+			}
 		}
 		if who == "student" {
 			sum.FinalSuccess = r.Success

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/atod-dev/atod/envs"
+	"github.com/atod-dev/atod/model"
 	"github.com/atod-dev/atod/trainer/rollout"
 )
 
@@ -45,6 +46,23 @@ func trainStep(cfg *Config, env envs.Env, models *Models, step int, weightsPath 
 	}
 	t2 := time.Now()
 	b := buildBatch(cfg, eps, m.Lambda)
+	if n := min(cfg.Rollout.TasksPerStep, cfg.Record.Episodes); n > 0 {
+		// The first episode of each of the first n groups.
+		var idx []int
+		for i, e := range eps {
+			if e.Rollout == 0 && len(idx) < n {
+				idx = append(idx, i)
+			}
+		}
+		sel, w, tw := make([]*rollout.Episode, len(idx)), make([][][]float32, len(idx)), make([][]float64, len(idx))
+		for j, i := range idx {
+			sel[j], w[j], tw[j] = eps[i], b.tokW[i], b.turnW[i]
+		}
+		recs := records(step, "train", "student", sel, cfg.Rollout.InvalidPenalty, piece(models.Student), w, tw)
+		if err := writeEpisodes(episodePath(cfg.OutDir, "train", step, ""), recs); err != nil {
+			return m, fmt.Errorf("record episodes: %w", err)
+		}
+	}
 	o := rollout.Summarise(eps, cfg.Rollout.InvalidPenalty)
 	m.Success, m.MeanReturn, m.EpisodeLen, m.InvalidRate = o.Success, o.MeanReturn, o.EpisodeLen, o.InvalidRate
 	m.ReverseKL, m.Tokens = jsonFloat(b.revKL), b.tokens
@@ -103,4 +121,9 @@ func keepGroups(eps []*rollout.Episode, m *StepMetrics) ([]*rollout.Episode, str
 		}
 	}
 	return kept, reason
+}
+
+// piece renders one token as text, special tokens included.
+func piece(lm model.LM) func(int32) string {
+	return func(t int32) string { return lm.Detokenize([]int32{t}, true) }
 }

@@ -14,6 +14,7 @@ type EvalResult struct {
 	Outcome
 	Seconds  float64
 	Episodes []EvalEpisode
+	Played   []*Episode // the episodes themselves, tokens and log-probs included
 }
 
 // EvalEpisode is one played task: what the model was shown and replied, turn by turn.
@@ -40,7 +41,7 @@ func Evaluate(lm model.LM, env envs.Env, tasks []envs.Task, spec Spec, penalty f
 	if err != nil {
 		return EvalResult{}, err
 	}
-	r := EvalResult{Tasks: len(tasks), Outcome: Summarise(eps, penalty), Seconds: time.Since(start).Seconds()}
+	r := EvalResult{Tasks: len(tasks), Outcome: Summarise(eps, penalty), Seconds: time.Since(start).Seconds(), Played: eps}
 	for _, e := range eps {
 		if e.Failed {
 			continue // counted in Outcome.Failed, never as a loss
