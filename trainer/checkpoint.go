@@ -85,13 +85,22 @@ func RunAdapter(runDir string) (adapter, student string, err error) {
 	if err != nil {
 		return "", "", err
 	}
-	cfg := DefaultConfig()
-	data, err := os.ReadFile(filepath.Join(runDir, "config.toml"))
+	cfg, err := RunConfig(runDir)
 	if err != nil {
 		return "", "", err
 	}
-	if err := decodeStrict(string(data), &cfg); err != nil {
-		return "", "", fmt.Errorf("%s: %w", filepath.Join(runDir, "config.toml"), err)
-	}
 	return filepath.Join(dir, weightsFile), cfg.Student.Model, nil
+}
+
+// RunConfig is the resolved config a run directory was started with.
+func RunConfig(runDir string) (Config, error) {
+	cfg := DefaultConfig()
+	data, err := os.ReadFile(filepath.Join(runDir, "config.toml"))
+	if err != nil {
+		return cfg, err
+	}
+	if err := decodeStrict(string(data), &cfg); err != nil {
+		return cfg, fmt.Errorf("%s: %w", filepath.Join(runDir, "config.toml"), err)
+	}
+	return cfg, nil
 }

@@ -264,6 +264,21 @@ func (c *Config) Hash() string {
 	return hex.EncodeToString(h[:8])
 }
 
+// Method names the baseline a config is: "opd" (λ ≡ 0, T-DUR off), "grpo"
+// (λ ≡ 1), "atod-no-tdur", or "atod".
+func (c *Config) Method() string {
+	s := c.Schedule
+	switch {
+	case s.MaxLambda() == 0 && !c.TDUR.Enabled:
+		return "opd"
+	case s.Shape == "constant" && s.Lambda0 == 1 || s.Lambda0 == 1 && s.Lambda1 == 1:
+		return "grpo"
+	case !c.TDUR.Enabled:
+		return "atod-no-tdur"
+	}
+	return "atod"
+}
+
 // Lambda is λ(step).
 func (c *Config) Lambda(step int) float64 { return c.Schedule.Lambda(step) }
 

@@ -22,8 +22,8 @@ type Series struct {
 	Markers     bool      // mark every point (evaluations)
 }
 
-// Ticks returns round tick values covering [lo, hi], about n of them, and the
-// decimals that print them exactly.
+// Ticks returns about n round tick values from the last at or below lo to the
+// first at or above hi, and the decimals that print them exactly.
 func Ticks(lo, hi float64, n int) ([]float64, int) {
 	if !(hi > lo) {
 		hi = lo + 1
@@ -38,7 +38,7 @@ func Ticks(lo, hi float64, n int) ([]float64, int) {
 	}
 	decimals := max(0, -int(math.Floor(math.Log10(step)+1e-9)))
 	var ts []float64
-	for k := math.Ceil(lo/step - 1e-9); k <= math.Floor(hi/step+1e-9); k++ {
+	for k := math.Floor(lo/step + 1e-9); k <= math.Ceil(hi/step-1e-9); k++ {
 		v, _ := strconv.ParseFloat(strconv.FormatFloat(k*step, 'f', decimals, 64), 64)
 		ts = append(ts, v+0) // +0: no "-0"
 	}
@@ -66,9 +66,8 @@ func SVG(title, xlabel, ylabel string, unit bool, ss []Series) string {
 	}
 	xt, xd := Ticks(x0, x1, 5)
 	yt, yd := Ticks(y0, y1, 5)
-	// The axes end on ticks, so every tick is inside and the ends are round.
-	x0, x1 = math.Min(x0, xt[0]), math.Max(x1, xt[len(xt)-1])
-	y0, y1 = math.Min(y0, yt[0]), math.Max(y1, yt[len(yt)-1])
+	// The axes end on round ticks.
+	x0, x1, y0, y1 = xt[0], xt[len(xt)-1], yt[0], yt[len(yt)-1]
 	px := func(x float64) float64 { return left + (x-x0)/(x1-x0)*(w-left-right) }
 	py := func(y float64) float64 { return h - bottom - (y-y0)/(y1-y0)*(h-top-bottom) }
 

@@ -15,9 +15,10 @@ func TestTicksAreRound(t *testing.T) {
 	}{
 		{0, 1, []float64{0, 0.2, 0.4, 0.6, 0.8, 1}, 1},
 		{0, 20, []float64{0, 5, 10, 15, 20}, 0},
-		{0.775, 5.75, []float64{1, 2, 3, 4, 5}, 0}, // the odd ticks of the old report
-		{0, 0.033, []float64{0, 0.01, 0.02, 0.03}, 2},
-		{-3, 7, []float64{-2, 0, 2, 4, 6}, 0},
+		{0.775, 5.75, []float64{0, 1, 2, 3, 4, 5, 6}, 0}, // the odd ticks of the old report
+		{0, 0.033, []float64{0, 0.01, 0.02, 0.03, 0.04}, 2},
+		{-3, 7, []float64{-4, -2, 0, 2, 4, 6, 8}, 0},
+		{2.93, 3.18, []float64{2.9, 2.95, 3, 3.05, 3.1, 3.15, 3.2}, 2},
 	}
 	for _, c := range cases {
 		got, d := Ticks(c.lo, c.hi, 5)
