@@ -80,6 +80,18 @@ type Oracle interface {
 	Next(obs Observation) (reply string, err error)
 }
 
+// CheckStep is the misuse check at the top of an Episode.Step: an episode must
+// be reset and not over.
+func CheckStep(reset, done bool) error {
+	if !reset {
+		return ErrNotReset
+	}
+	if done {
+		return ErrEpisodeOver
+	}
+	return nil
+}
+
 // ErrNotReset and ErrEpisodeOver are the misuse errors of Episode.Step.
 var (
 	ErrNotReset    = errors.New("episode not reset")

@@ -187,20 +187,7 @@ func TestResumeMatchesUninterrupted(t *testing.T) {
 			if _, err := Run(b, RunOptions{Open: (&fakeOpener{lr: 1}).open, Env: env, Log: io.Discard, Resume: true}); err != nil {
 				t.Fatal(err)
 			}
-			ma, mb := DropTimes(readTrain(t, a.OutDir)), DropTimes(readTrain(t, b.OutDir))
-			if !reflect.DeepEqual(ma, mb) {
-				t.Errorf("resumed metrics differ:\n%+v\n%+v", ma, mb)
-			}
-			ea, eb := readEval(t, a.OutDir, "student"), readEval(t, b.OutDir, "student")
-			for i := range ea {
-				ea[i].Seconds = 0
-			}
-			for i := range eb {
-				eb[i].Seconds = 0
-			}
-			if !reflect.DeepEqual(ea, eb) {
-				t.Errorf("resumed eval differs:\n%+v\n%+v", ea, eb)
-			}
+			equalRuns(t, a.OutDir, b.OutDir)
 			// A changed algorithm is refused on resume.
 			b.OPD.Clip = 1
 			if _, err := Run(b, RunOptions{Open: (&fakeOpener{lr: 1}).open, Env: env, Log: io.Discard, Resume: true}); err == nil {

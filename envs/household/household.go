@@ -122,11 +122,8 @@ func (e *episode) Reset() (envs.Observation, error) {
 }
 
 func (e *episode) Step(action string) (envs.StepResult, error) {
-	if e.w == nil {
-		return envs.StepResult{}, envs.ErrNotReset
-	}
-	if e.done {
-		return envs.StepResult{}, envs.ErrEpisodeOver
+	if err := envs.CheckStep(e.w != nil, e.done); err != nil {
+		return envs.StepResult{}, err
 	}
 	e.steps++
 	fb, ok := e.w.apply(action)

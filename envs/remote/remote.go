@@ -256,11 +256,8 @@ func (e *episode) invalid(action string) bool {
 }
 
 func (e *episode) Step(action string) (envs.StepResult, error) {
-	if !e.reset {
-		return envs.StepResult{}, envs.ErrNotReset
-	}
-	if e.done {
-		return envs.StepResult{}, envs.ErrEpisodeOver
+	if err := envs.CheckStep(e.reset, e.done); err != nil {
+		return envs.StepResult{}, err
 	}
 	e.steps++
 	res := envs.StepResult{Info: envs.Info{Invalid: e.invalid(action)}}

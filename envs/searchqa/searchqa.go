@@ -206,11 +206,8 @@ func (e *episode) Reset() (envs.Observation, error) {
 }
 
 func (e *episode) Step(action string) (envs.StepResult, error) {
-	if !e.reset {
-		return envs.StepResult{}, envs.ErrNotReset
-	}
-	if e.done {
-		return envs.StepResult{}, envs.ErrEpisodeOver
+	if err := envs.CheckStep(e.reset, e.done); err != nil {
+		return envs.StepResult{}, err
 	}
 	e.steps++
 	var res envs.StepResult

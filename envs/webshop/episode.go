@@ -133,11 +133,8 @@ func SplitAction(a string) (name, arg string, ok bool) {
 }
 
 func (e *episode) Step(action string) (envs.StepResult, error) {
-	if !e.reset {
-		return envs.StepResult{}, envs.ErrNotReset
-	}
-	if e.done {
-		return envs.StepResult{}, envs.ErrEpisodeOver
+	if err := envs.CheckStep(e.reset, e.done); err != nil {
+		return envs.StepResult{}, err
 	}
 	e.steps++
 	var res envs.StepResult
