@@ -99,6 +99,8 @@ type TrainStats struct {
 // their optimizer state.
 type Learner interface {
 	Step(micro [][]TrainSeq) (TrainStats, error)
+	// OnMicroBatch has Step call f after each of its n micro-batches (nil: none).
+	OnMicroBatch(f func(done, n int))
 	// SaveWeights writes what LM.LoadWeights loads: a LoRA adapter GGUF, or in
 	// full-weights mode the whole model.
 	SaveWeights(path string) error

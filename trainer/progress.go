@@ -17,6 +17,11 @@ type progress struct {
 	first   int // step the run (re)started from
 	start   time.Time
 	lastBar bool
+
+	phaseName  string    // the phase of the step under way
+	phaseStart time.Time // when it began
+	lastPlain  time.Time // when a plain phase line was last printed
+	now        func() time.Time
 }
 
 func newProgress(w io.Writer, first, total int) *progress {
@@ -26,7 +31,36 @@ func newProgress(w io.Writer, first, total int) *progress {
 			tty = st.Mode()&os.ModeCharDevice != 0
 		}
 	}
-	return &progress{w: w, tty: tty, total: total, first: first, start: time.Now()}
+	return &progress{w: w, tty: tty, total: total, first: first, start: time.Now(), lastPlain: time.Now(), now: time.Now}
+}
+
+// plainEvery spaces the plain lines of a long phase.
+const plainEvery = 30 * time.Second
+
+// phase reports progress inside step: done of total units of the named phase
+// (rollout turns, scored sequences, micro-batches). On a terminal it redraws
+// one line with the phase's ETA; elsewhere it prints a line once nothing was
+// printed for plainEvery, so a long step is never silent and a short one adds nothing.
+func (p *progress) phase(step int, name string, done, total int) {
+	now := p.now()
+	begun := name != p.phaseName
+	if begun {
+		p.phaseName, p.phaseStart = name, now
+	}
+	eta := ""
+	if el := now.Sub(p.phaseStart); done > 0 && done < total && el > 0 {
+		eta = fmt.Sprintf(", eta %s", (el / time.Duration(done) * time.Duration(total-done)).Round(time.Second))
+	}
+	line := fmt.Sprintf("step %d/%d: %s %d/%d%s", step, p.total, name, done, total, eta)
+	if p.tty {
+		fmt.Fprintf(p.w, "\r\033[K%s", line)
+		p.lastBar = true
+		return
+	}
+	if now.Sub(p.lastPlain) >= plainEvery {
+		fmt.Fprintln(p.w, line)
+		p.lastPlain = now
+	}
 }
 
 // step reports a finished step with its headline figures.
@@ -38,6 +72,7 @@ func (p *progress) step(step int, figures string) {
 	}
 	if !p.tty {
 		fmt.Fprintf(p.w, "step %d/%d  %s  eta %s\n", step, p.total, figures, eta.Round(time.Second))
+		p.phaseName, p.lastPlain = "", p.now()
 		return
 	}
 	const width = 24
@@ -48,6 +83,7 @@ func (p *progress) step(step int, figures string) {
 	fmt.Fprintf(p.w, "\r\033[K[%s%s] %d/%d eta %s  %s", strings.Repeat("#", n), strings.Repeat(".", width-n),
 		step, p.total, eta.Round(time.Second), figures)
 	p.lastBar = true
+	p.phaseName = ""
 }
 
 // log prints a line above the bar.
@@ -57,6 +93,7 @@ func (p *progress) log(format string, args ...any) {
 		p.lastBar = false
 	}
 	fmt.Fprintf(p.w, format+"\n", args...)
+	p.lastPlain = p.now()
 }
 
 // done ends the bar's line.

@@ -189,7 +189,7 @@ func Run(cfg *Config, o RunOptions) (*Summary, error) {
 	}
 
 	for step := start + 1; step <= cfg.Steps; step++ {
-		m, err := trainStep(cfg, env, models, step, weightsPath, stopped)
+		m, err := trainStep(cfg, env, models, step, weightsPath, stopped, prog)
 		if errors.Is(err, ErrInterrupted) {
 			return interrupt(step - 1)
 		}

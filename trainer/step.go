@@ -11,7 +11,7 @@ import (
 
 // trainStep is one ATOD step: rollouts, teacher scoring, weights, update, sync.
 // Between phases it returns ErrInterrupted, the learner untouched, once stopped says so.
-func trainStep(cfg *Config, env envs.Env, models *Models, step int, weightsPath string, stopped func() bool) (StepMetrics, error) {
+func trainStep(cfg *Config, env envs.Env, models *Models, step int, weightsPath string, stopped func() bool, prog *progress) (StepMetrics, error) {
 	m := StepMetrics{Kind: "train", Step: step, Lambda: cfg.Lambda(step)}
 	tasks, err := env.Tasks("train", cfg.Rollout.TasksPerStep, int64(rollout.DeriveSeed(cfg.Seed, int64(step))>>1))
 	if err != nil {
@@ -21,6 +21,13 @@ func trainStep(cfg *Config, env envs.Env, models *Models, step int, weightsPath 
 	spec := cfg.spec(cfg.Sampling.Temperature, func(task, r, turn int) uint64 {
 		return rollout.DeriveSeed(cfg.Seed, int64(step), int64(task), int64(r), int64(turn))
 	})
+	spec.Progress = func(turn, maxTurns, wave, waves int) {
+		name := "rollout turn"
+		if waves > 1 {
+			name = fmt.Sprintf("rollout wave %d/%d, turn", wave, waves)
+		}
+		prog.phase(step, name, turn, maxTurns)
+	}
 	eps, err := rollout.Play(models.Student, env, tasks, cfg.Rollout.GroupSize, spec)
 	if err != nil {
 		return m, fmt.Errorf("rollout: %w", err)
@@ -38,7 +45,8 @@ func trainStep(cfg *Config, env envs.Env, models *Models, step int, weightsPath 
 	if cfg.TDUR.Enabled && cfg.TDUR.Disagreement == "topk_kl" {
 		topK = cfg.TDUR.TopK
 	}
-	if err := rollout.ScoreTeacher(models.Teacher, models.Student, eps, topK); err != nil {
+	score := func(done, total int) { prog.phase(step, "teacher scoring, sequences", done, total) }
+	if err := rollout.ScoreTeacher(models.Teacher, models.Student, eps, topK, score); err != nil {
 		return m, fmt.Errorf("scoring: %w", err)
 	}
 	if stopped() {
@@ -74,7 +82,12 @@ func trainStep(cfg *Config, env envs.Env, models *Models, step int, weightsPath 
 	if b.nonFinite > 0 || len(b.seqs) == 0 {
 		m.Skipped = true // nothing sound to learn from; the adapter stays as it is
 	} else {
-		st, err := models.Learner.Step(MicroBatches(b.seqs, cfg.Optim.MicroBatch))
+		micro := MicroBatches(b.seqs, cfg.Optim.MicroBatch)
+		train := func(done, n int) { prog.phase(step, "training, micro-batches", done, n) }
+		train(0, len(micro))
+		models.Learner.OnMicroBatch(train)
+		st, err := models.Learner.Step(micro)
+		models.Learner.OnMicroBatch(nil)
 		if err != nil {
 			return m, fmt.Errorf("train: %w", err)
 		}

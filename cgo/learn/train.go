@@ -69,7 +69,11 @@ type Learner struct {
 	params []*param
 	byName map[string]*param
 	step   int
+	onMB   func(done, n int)
 }
+
+// OnMicroBatch has Step call f after each micro-batch's forward and backward.
+func (t *Learner) OnMicroBatch(f func(done, n int)) { t.onMB = f }
 
 func (c *Config) validate() error {
 	if c.FullWeights {
@@ -330,13 +334,16 @@ func (t *Learner) accumulate(micro [][]model.TrainSeq) (model.TrainStats, error)
 	}
 	C.atod_train_grad_zero(t.c)
 	var loss float64
-	for _, mb := range micro {
+	for i, mb := range micro {
 		lp, l, err := t.eval(mb, -1/float32(st.Tokens), true)
 		if err != nil {
 			return st, err
 		}
 		loss += l
 		st.LogProbs = append(st.LogProbs, lp...)
+		if t.onMB != nil {
+			t.onMB(i+1, len(micro))
+		}
 	}
 	st.Loss = float32(loss)
 	for i, q := range t.params {

@@ -300,11 +300,19 @@ type Learner struct {
 	Calls int                // Step calls
 	Seen  [][]model.TrainSeq // every batch it was given
 	st    saved
+	onMB  func(done, n int)
 }
+
+func (l *Learner) OnMicroBatch(f func(done, n int)) { l.onMB = f }
 
 func (l *Learner) Step(micro [][]model.TrainSeq) (model.TrainStats, error) {
 	l.Calls++
 	l.Seen = append(l.Seen, flatten(micro))
+	if l.onMB != nil {
+		for i := range micro {
+			l.onMB(i+1, len(micro))
+		}
+	}
 	pol := &LM{delta: l.st.Delta}
 	grad := table{}
 	var loss float64

@@ -60,6 +60,8 @@ type Spec struct {
 	// k-th time after Backoff·2^(k−1).
 	Retries int
 	Backoff time.Duration
+	// Progress, when set, hears the turns played so far: turn of maxTurns in wave of waves.
+	Progress func(turn, maxTurns, wave, waves int)
 }
 
 // Play plays every task group times with lm, all live episodes of a wave
@@ -80,8 +82,15 @@ func Play(lm model.LM, env envs.Env, tasks []envs.Task, group int, spec Spec) ([
 		e.start(lm, env, spec)
 	}
 	lm.ClearAll() // a fresh cache makes the numbers independent of earlier phases
-	for lo := 0; lo < len(eps); lo += lm.NSeq() {
-		if err := playWave(lm, env, eps[lo:min(len(eps), lo+lm.NSeq())], spec); err != nil {
+	waves := (len(eps) + lm.NSeq() - 1) / lm.NSeq()
+	for w := range waves {
+		lo := w * lm.NSeq()
+		progress := func(turn int) {
+			if spec.Progress != nil {
+				spec.Progress(turn, spec.MaxTurns, w+1, waves)
+			}
+		}
+		if err := playWave(lm, env, eps[lo:min(len(eps), lo+lm.NSeq())], spec, progress); err != nil {
 			return nil, err
 		}
 	}
@@ -129,9 +138,9 @@ func (e *Episode) closeEnv() {
 	}
 }
 
-func playWave(lm model.LM, env envs.Env, wave []*Episode, spec Spec) error {
+func playWave(lm model.LM, env envs.Env, wave []*Episode, spec Spec, progress func(turn int)) error {
 	stops := env.StopStrings()
-	for {
+	for turn := 1; ; turn++ {
 		var reqs []model.GenRequest
 		var live []*Episode
 		for i, e := range wave {
@@ -163,6 +172,7 @@ func playWave(lm model.LM, env envs.Env, wave []*Episode, spec Spec) error {
 		if len(reqs) == 0 {
 			return nil
 		}
+		progress(turn - 1)
 		res, err := lm.Generate(reqs)
 		if err != nil {
 			return fmt.Errorf("generate: %w", err)

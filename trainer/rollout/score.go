@@ -9,7 +9,8 @@ import (
 
 // ScoreTeacher fills LpT (and, with topK > 0, KL) of every turn: the teacher scores
 // the student's own token sequences at the action positions.
-func ScoreTeacher(teacher, student model.LM, eps []*Episode, topK int) error {
+// progress, when set, hears each wave of sequences scored.
+func ScoreTeacher(teacher, student model.LM, eps []*Episode, topK int, progress func(done, total int)) error {
 	type ref struct {
 		e   *Episode
 		seq int
@@ -34,13 +35,13 @@ func ScoreTeacher(teacher, student model.LM, eps []*Episode, topK int) error {
 			reqs = append(reqs, model.ScoreRequest{Tokens: e.Seqs[i], From: f, TopK: topK})
 		}
 	}
-	tRes, err := scoreWaves(teacher, reqs)
+	tRes, err := scoreWaves(teacher, reqs, progress)
 	if err != nil {
 		return fmt.Errorf("teacher: %w", err)
 	}
 	var sRes []model.ScoreResult
 	if topK > 0 { // the student's top-k lists too, for the top-k KL
-		if sRes, err = scoreWaves(student, reqs); err != nil {
+		if sRes, err = scoreWaves(student, reqs, nil); err != nil {
 			return fmt.Errorf("student top-k: %w", err)
 		}
 	}
@@ -71,9 +72,12 @@ func ScoreTeacher(teacher, student model.LM, eps []*Episode, topK int) error {
 }
 
 // scoreWaves runs requests through lm's NSeq parallel sequences, a wave at a time.
-func scoreWaves(lm model.LM, reqs []model.ScoreRequest) ([]model.ScoreResult, error) {
+func scoreWaves(lm model.LM, reqs []model.ScoreRequest, progress func(done, total int)) ([]model.ScoreResult, error) {
 	lm.ClearAll()
 	out := make([]model.ScoreResult, 0, len(reqs))
+	if progress != nil {
+		progress(0, len(reqs))
+	}
 	for lo := 0; lo < len(reqs); lo += lm.NSeq() {
 		wave := append([]model.ScoreRequest(nil), reqs[lo:min(len(reqs), lo+lm.NSeq())]...)
 		for i := range wave {
@@ -87,6 +91,9 @@ func scoreWaves(lm model.LM, reqs []model.ScoreRequest) ([]model.ScoreResult, er
 			return nil, fmt.Errorf("score returned %d results for %d requests", len(res), len(wave))
 		}
 		out = append(out, res...)
+		if progress != nil {
+			progress(len(out), len(reqs))
+		}
 	}
 	return out, nil
 }
