@@ -7,6 +7,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/atod-dev/atod/tinymodel"
+	"github.com/atod-dev/atod/trainer/native"
 )
 
 func init() {
@@ -31,10 +32,27 @@ func init() {
 		},
 		Action: modelNew,
 	}
+	quantCmd := &cli.Command{
+		Name:      "quantize",
+		Usage:     "quantize a GGUF model with llama.cpp (q8_0, q4_0, q4_k_m, q5_k_m, q6_k)",
+		ArgsUsage: "IN.gguf OUT.gguf TYPE",
+		Flags:     []cli.Flag{&cli.IntFlag{Name: "threads", Usage: "CPU threads (0 = all)"}},
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 3 {
+				return fmt.Errorf("usage: atod model quantize IN.gguf OUT.gguf TYPE")
+			}
+			a := c.Args().Slice()
+			if err := native.Quantize(a[0], a[1], a[2], c.Int("threads")); err != nil {
+				return err
+			}
+			fmt.Fprintf(c.App.Writer, "wrote %s (%s)\n", a[1], a[2])
+			return nil
+		},
+	}
 	commands = append(commands, &cli.Command{
 		Name:        "model",
 		Usage:       "make models",
-		Subcommands: []*cli.Command{newCmd},
+		Subcommands: []*cli.Command{newCmd, quantCmd},
 	})
 }
 

@@ -172,3 +172,7 @@ func (n *lm) Close() {
 	n.Model.Close()
 	n.Context, n.adapter = nil, nil
 }
+
+// Quantize writes the model at in quantized to typ (q8_0, q4_0, q4_k_m,
+// q5_k_m or q6_k) at out.
+func Quantize(in, out, typ string, threads int) error { return llama.Quantize(in, out, typ, threads) }

@@ -1,0 +1,71 @@
+package llama_test
+
+import (
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/atod-dev/atod/cgo/llama"
+	"github.com/atod-dev/atod/model"
+	"github.com/atod-dev/atod/tinymodel"
+)
+
+// A quantized model is smaller and scores text close to its f32 source (much
+// closer than another random model does, and closer the more bits it keeps);
+// a bad type or input is an error, not an abort.
+func TestQuantize(t *testing.T) {
+	dir := t.TempDir()
+	base := loadModel(t, tinyPath)
+	toks, err := base.Tokenize("the kitchen has a red apple on the table and a knife in drawer 2", false, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	score := func(m *llama.Model) []float32 {
+		res, err := newContext(t, m, 128, 1).Score([]model.ScoreRequest{{Tokens: toks, From: 1}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res[0].LogProbs
+	}
+	want := score(base)
+	off := func(got []float32) float64 {
+		worst := 0.0
+		for i := range want {
+			worst = max(worst, math.Abs(float64(got[i]-want[i])))
+		}
+		return worst
+	}
+	o := tinymodel.DefaultOptions()
+	o.Seed = 2
+	other := filepath.Join(dir, "other.gguf")
+	if err := tinymodel.Write(other, o); err != nil {
+		t.Fatal(err)
+	}
+	far := off(score(loadModel(t, other)))
+	st, _ := os.Stat(tinyPath)
+	errs := map[string]float64{}
+	for _, c := range []struct {
+		typ string
+		tol float64
+	}{{"q8_0", far / 10}, {"q4_0", far / 2}, {"q4_k_m", far / 2}} {
+		out := filepath.Join(dir, c.typ+".gguf")
+		if err := llama.Quantize(tinyPath, out, c.typ, 1); err != nil {
+			t.Fatalf("%s: %v", c.typ, err)
+		}
+		qs, _ := os.Stat(out)
+		worst := off(score(loadModel(t, out)))
+		errs[c.typ] = worst
+		t.Logf("%s: %d → %d bytes, max |Δ log-prob| %.3g (another random model: %.3g)", c.typ, st.Size(), qs.Size(), worst, far)
+		if qs.Size() >= st.Size()/2 || worst > c.tol {
+			t.Errorf("%s: %d bytes (f32 %d), log-probs off by %g", c.typ, qs.Size(), st.Size(), worst)
+		}
+	}
+	if !(errs["q8_0"] < errs["q4_k_m"] && errs["q4_k_m"] < errs["q4_0"]) {
+		t.Errorf("errors by type %v: want q8_0 < q4_k_m < q4_0", errs)
+	}
+	wantErr(t, "unknown type", llama.Quantize(tinyPath, filepath.Join(dir, "x.gguf"), "q3_zz", 1), "want one of")
+	bad := filepath.Join(dir, "bad.gguf")
+	os.WriteFile(bad, []byte("not a model"), 0o644)
+	wantErr(t, "bad input", llama.Quantize(bad, filepath.Join(dir, "y.gguf"), "q8_0", 1), "not a valid GGUF")
+}
