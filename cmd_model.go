@@ -3,10 +3,14 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
+	"sort"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/atod-dev/atod/tinymodel"
+	"github.com/atod-dev/atod/tokenizer"
 	"github.com/atod-dev/atod/trainer/native"
 )
 
@@ -29,6 +33,11 @@ func init() {
 			&cli.BoolFlag{Name: "tied", Usage: "tie the output projection to the token embedding"},
 			&cli.Int64Flag{Name: "seed", Value: d.Seed, Usage: "random seed of the weights"},
 			&cli.StringFlag{Name: "corpus", Usage: "tokenizer training text file (default: built-in corpus)"},
+			&cli.StringFlag{Name: "preset", Usage: "a real architecture's shape: " + strings.Join(presetNames(), ", ") + " (flags given override it)"},
+			&cli.IntFlag{Name: "head-size", Usage: "size of an attention head (default: embd/heads)"},
+			&cli.Float64Flag{Name: "rope-base", Usage: "RoPE frequency base (default 10000)"},
+			&cli.StringFlag{Name: "vocab-from", Usage: "take the tokenizer of this GGUF instead of training one"},
+			&cli.StringFlag{Name: "llama3-vocab", Usage: "take Llama 3's tokenizer from DIR/encoder.json and DIR/vocab.bpe (with its 256 special tokens) instead of training one"},
 		},
 		Action: modelNew,
 	}
@@ -56,6 +65,15 @@ func init() {
 	})
 }
 
+func presetNames() []string {
+	var out []string
+	for n := range tinymodel.Presets {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
 func modelNew(c *cli.Context) error {
 	args := c.Args().Slice()
 	if len(args) == 0 {
@@ -64,18 +82,62 @@ func modelNew(c *cli.Context) error {
 	if len(args) > 1 {
 		return fmt.Errorf("model new: unexpected arguments %q", args[1:])
 	}
-	o := tinymodel.Options{
-		Arch:   c.String("arch"),
-		Layers: c.Int("layers"), Embd: c.Int("embd"), Heads: c.Int("heads"), KVHeads: c.Int("kv-heads"),
-		FF: c.Int("ff"), Context: c.Int("ctx"), VocabSize: c.Int("vocab"),
-		F16: c.Bool("f16"), Tied: c.Bool("tied"), Seed: c.Int64("seed"),
+	o := tinymodel.DefaultOptions()
+	if p := c.String("preset"); p != "" {
+		var ok bool
+		if o, ok = tinymodel.Presets[p]; !ok {
+			return fmt.Errorf("model new: preset %q: want one of %s", p, strings.Join(presetNames(), ", "))
+		}
+		o.Seed = 1
 	}
+	for name, f := range map[string]*int{"layers": &o.Layers, "embd": &o.Embd, "heads": &o.Heads, "kv-heads": &o.KVHeads,
+		"ff": &o.FF, "ctx": &o.Context, "vocab": &o.VocabSize, "head-size": &o.HeadSize} {
+		if c.IsSet(name) || c.String("preset") == "" {
+			*f = c.Int(name)
+		}
+	}
+	if c.IsSet("arch") || c.String("preset") == "" {
+		o.Arch = c.String("arch")
+	}
+	if c.IsSet("tied") {
+		o.Tied = c.Bool("tied")
+	}
+	if c.IsSet("rope-base") {
+		o.RopeBase = float32(c.Float64("rope-base"))
+	}
+	o.F16, o.Seed = c.Bool("f16"), c.Int64("seed")
 	if p := c.String("corpus"); p != "" {
 		b, err := os.ReadFile(p)
 		if err != nil {
 			return fmt.Errorf("model new: corpus: %w", err)
 		}
 		o.Corpus = string(b)
+	}
+	switch from, dir := c.String("vocab-from"), c.String("llama3-vocab"); {
+	case from != "" && dir != "":
+		return fmt.Errorf("model new: --vocab-from and --llama3-vocab exclude each other")
+	case from != "":
+		kvs, n, err := tinymodel.VocabFrom(from)
+		if err != nil {
+			return fmt.Errorf("model new: %w", err)
+		}
+		o.Vocab, o.VocabSize = kvs, n
+	case dir != "":
+		enc, err := os.ReadFile(filepath.Join(dir, "encoder.json"))
+		if err != nil {
+			return fmt.Errorf("model new: %w", err)
+		}
+		bpe, err := os.ReadFile(filepath.Join(dir, "vocab.bpe"))
+		if err != nil {
+			return fmt.Errorf("model new: %w", err)
+		}
+		if o.Vocab, err = tokenizer.Llama3Vocab(enc, bpe); err != nil {
+			return fmt.Errorf("model new: llama3 vocabulary: %w", err)
+		}
+		o.VocabSize = 128256
+	case c.String("preset") != "" && !c.IsSet("vocab"):
+		return fmt.Errorf("model new: preset %s has a %d-token vocabulary, which the built-in corpus cannot train: "+
+			"give --vocab-from MODEL.gguf or --llama3-vocab DIR for a real tokenizer, or --vocab N to train a smaller one", c.String("preset"), o.VocabSize)
 	}
 	out := args[0]
 	if err := tinymodel.Write(out, o); err != nil {

@@ -1,6 +1,7 @@
 package learn_test
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"path/filepath"
 	"sync"
@@ -26,16 +27,17 @@ func tinyOpts(arch string) tinymodel.Options {
 
 var (
 	modelMu    sync.Mutex
-	modelCache = map[tinymodel.Options]string{}
+	modelCache = map[string]string{} // by fmt.Sprint(options)
 	modelDir   string
 )
 
-// model writes (once per test binary) a tiny model with options o.
+// tinyModel writes (once per test binary) a tiny model with options o.
 func tinyModel(t testing.TB, o tinymodel.Options) string {
 	t.Helper()
 	modelMu.Lock()
 	defer modelMu.Unlock()
-	if p, ok := modelCache[o]; ok {
+	key := fmt.Sprint(o)
+	if p, ok := modelCache[key]; ok {
 		return p
 	}
 	if modelDir == "" {
@@ -48,7 +50,7 @@ func tinyModel(t testing.TB, o tinymodel.Options) string {
 	if err := tinymodel.Write(p, o); err != nil {
 		t.Fatalf("tinymodel.Write: %v", err)
 	}
-	modelCache[o] = p
+	modelCache[key] = p
 	return p
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/atod-dev/atod/cgo/learn"
 	"github.com/atod-dev/atod/cgo/llama"
 	"github.com/atod-dev/atod/model"
+	"github.com/atod-dev/atod/tinymodel"
 )
 
 // paritySeqs: three sequences of different lengths, every token after the first a target.
@@ -199,5 +200,40 @@ func TestF16BaseParity(t *testing.T) {
 	st, err := tr.Step([][]model.TrainSeq{seqs})
 	if err != nil || st.Skipped || !(st.GradNorm > 0) {
 		t.Fatalf("f16 base step: %+v, %v", st, err)
+	}
+}
+
+// The presets' shapes (one layer of each, a small vocabulary, f16 as users'
+// bases are) train and match llama.cpp within TestF16BaseParity's bound:
+// qwen3-0.6b's heads are wider than embd/heads, qwen2.5-0.5b's output is tied,
+// and both have RoPE base 10⁶.
+func TestPresetShapesParity(t *testing.T) {
+	for _, name := range []string{"qwen3-0.6b", "qwen2.5-0.5b"} {
+		t.Run(name, func(t *testing.T) {
+			o := tinymodel.Presets[name]
+			o.Layers, o.VocabSize, o.Context, o.F16, o.Seed = 1, 512, 256, true, 1
+			path := tinyModel(t, o)
+			m, err := llama.LoadModel(path, llama.ModelParams{Backend: "cpu", Threads: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := m.NParams(); n != o.NParams() {
+				t.Errorf("llama.cpp counts %d parameters, tinymodel %d", n, o.NParams())
+			}
+			m.Close()
+			cfg := loraConfig()
+			cfg.LR = 1e-2
+			tr := newLearner(t, path, cfg)
+			seqs := paritySeqs(tr.VocabSize())
+			d := maxDiff(seqs, trainerLogProbs(t, tr, seqs), llamaScore(t, path, "", seqs))
+			t.Logf("max |Δ log π| = %.3g vs llama.cpp", d)
+			if d > 5e-3 {
+				t.Errorf("max |Δ log π| = %.3g vs llama.cpp", d)
+			}
+			st, err := tr.Step([][]model.TrainSeq{seqs})
+			if err != nil || st.Skipped || !(st.GradNorm > 0) {
+				t.Errorf("step: %+v %v", st, err)
+			}
+		})
 	}
 }
