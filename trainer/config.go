@@ -100,6 +100,7 @@ type OptimConfig struct {
 	Warmup      int     `toml:"warmup"`
 	MinLRRatio  float64 `toml:"min_lr_ratio"`
 	MicroBatch  int     `toml:"micro_batch"` // sequences per micro-batch
+	Recompute   bool    `toml:"recompute"`   // activation checkpointing: memory linear in tokens, ~1.5× the step's compute
 }
 
 type EvalConfig struct {
@@ -139,7 +140,7 @@ func DefaultConfig() Config {
 		TDUR:       atod.TDUR{Enabled: true, Beta: 0.5, Tau: 1, WMin: 0.25, WMax: 4, Disagreement: "logratio", TopK: 8},
 		OPD:        OPDConfig{Kappa: 1, Clip: 5},
 		GRPO:       GRPOConfig{StdNorm: true, Eps: 1e-6},
-		Optim:      OptimConfig{LR: 1e-3, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, ClipNorm: 1, MinLRRatio: 0.1, MicroBatch: 4},
+		Optim:      OptimConfig{LR: 1e-3, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, ClipNorm: 1, MinLRRatio: 0.1, MicroBatch: 4, Recompute: true},
 		Eval:       EvalConfig{Every: 10, Tasks: 16, Split: "test", Teacher: true},
 		Checkpoint: CheckpointConfig{Every: 5},
 		Record:     RecordConfig{Episodes: 2, Eval: true},
@@ -255,10 +256,12 @@ func (c *Config) Encode() ([]byte, error) {
 }
 
 // Hash identifies the algorithmic part of a run: everything but steps, out_dir,
-// eval, checkpoint cadence, recording and backend, which a resumed run may change.
+// eval, checkpoint cadence, recording, backend and optim.recompute, which a
+// resumed run may change.
 func (c *Config) Hash() string {
 	d := *c
 	d.Steps, d.OutDir, d.Eval, d.Checkpoint, d.Backend, d.Record = 0, "", EvalConfig{}, CheckpointConfig{}, BackendConfig{}, RecordConfig{}
+	d.Optim.Recompute = false // the same numbers either way
 	b, _ := d.Encode()
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:8])

@@ -70,7 +70,7 @@ func Run(cfg *Config, o RunOptions) (*Summary, error) {
 			return nil, fmt.Errorf("resume: %w", err)
 		}
 		if info.ConfigHash != cfg.Hash() {
-			return nil, fmt.Errorf("resume %s: the config differs from the checkpoint's (hash %s, checkpoint %s); on resume only steps, out_dir, eval.*, checkpoint.*, record.* and backend.* may change", dir, cfg.Hash(), info.ConfigHash)
+			return nil, fmt.Errorf("resume %s: the config differs from the checkpoint's (hash %s, checkpoint %s); on resume only steps, out_dir, eval.*, checkpoint.*, record.*, backend.* and optim.recompute may change", dir, cfg.Hash(), info.ConfigHash)
 		}
 		if err := truncateMetrics(metricsPath, info.Step); err != nil {
 			return nil, err

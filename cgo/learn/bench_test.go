@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
@@ -92,6 +93,10 @@ func TestBenchTrainVsPrefill(t *testing.T) {
 	seqs := benchBatch(tr.VocabSize(), 4, 256)
 	step := median(t, 5, func() error { _, err := tr.Step([][]model.TrainSeq{seqs}); return err })
 	fwd := median(t, 5, func() error { _, err := tr.LogProbs(seqs); return err })
+	cfg := testConfig()
+	cfg.Threads, cfg.Recompute = benchThreads(), true
+	rc := newLearner(t, path, cfg)
+	stepRC := median(t, 5, func() error { _, err := rc.Step([][]model.TrainSeq{seqs}); return err })
 
 	m, err := llama.LoadModel(path, llama.ModelParams{Backend: "cpu", Threads: benchThreads()})
 	if err != nil {
@@ -114,6 +119,8 @@ func TestBenchTrainVsPrefill(t *testing.T) {
 	fmt.Printf("bench: train_vs_prefill = %.2f x\n", step.wall.Seconds()/pre.wall.Seconds())
 	fmt.Printf("bench: train_vs_prefill_cpu_time = %.2f x\n", step.cpu.Seconds()/pre.cpu.Seconds())
 	fmt.Printf("bench: train_vs_own_forward_cpu_time = %.2f x\n", step.cpu.Seconds()/fwd.cpu.Seconds())
+	fmt.Printf("bench: train_step_ms_10m_4x256_recompute = %.1f ms\n", ms(stepRC.wall))
+	fmt.Printf("bench: train_vs_prefill_recompute = %.2f x\n", stepRC.wall.Seconds()/pre.wall.Seconds())
 }
 
 // prefill times llama.cpp scoring every token of seqs (nothing reused), nSeq
@@ -198,4 +205,62 @@ func vmHWM(t *testing.T) float64 {
 	}
 	t.Fatal("no VmHWM")
 	return 0
+}
+
+// TestBenchTrainMemory measures the learner's working set (peak RSS during one
+// step minus the RSS once the model is loaded) on the 100M model for one
+// sequence of 512 and of 1,024 tokens, with and without Recompute, each in a
+// child process of its own.
+func TestBenchTrainMemory(t *testing.T) {
+	skipUnlessBench(t)
+	path := filepath.Join(t.TempDir(), "100m.gguf")
+	if err := tinymodel.Write(path, tinymodel.Options100M()); err != nil {
+		t.Fatal(err)
+	}
+	ws := map[string]float64{}
+	for _, rc := range []string{"0", "1"} {
+		for _, n := range []string{"512", "1024"} {
+			cmd := exec.Command(os.Args[0], "-test.run=^TestBenchMemoryChild$", "-test.v")
+			cmd.Env = append(os.Environ(), "ATOD_BENCH_MEM="+path+","+n+","+rc)
+			cmd.Stderr = os.Stderr
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("child: %v\n%s", err, out)
+			}
+			var mb float64
+			for _, l := range strings.Split(string(out), "\n") {
+				if _, err := fmt.Sscanf(l, "working_set_mb %f", &mb); err == nil {
+					break
+				}
+			}
+			name := "train_working_set_mb_100m_1x" + n
+			if rc == "1" {
+				name += "_recompute"
+			}
+			ws[name] = mb
+			fmt.Printf("bench: %s = %.0f MB\n", name, mb)
+		}
+	}
+	fmt.Printf("bench: train_working_set_2x_len_ratio = %.2f x\n", ws["train_working_set_mb_100m_1x1024"]/ws["train_working_set_mb_100m_1x512"])
+	fmt.Printf("bench: train_working_set_2x_len_ratio_recompute = %.2f x\n", ws["train_working_set_mb_100m_1x1024_recompute"]/ws["train_working_set_mb_100m_1x512_recompute"])
+}
+
+func TestBenchMemoryChild(t *testing.T) {
+	spec := os.Getenv("ATOD_BENCH_MEM")
+	if spec == "" {
+		t.Skip("run by TestBenchTrainMemory")
+	}
+	f := strings.Split(spec, ",")
+	n, _ := strconv.Atoi(f[1])
+	cfg := testConfig()
+	cfg.Threads, cfg.Recompute = benchThreads(), f[2] == "1"
+	tr := newLearner(t, f[0], cfg)
+	seqs := benchBatch(tr.VocabSize(), 1, n)
+	debug.FreeOSMemory()
+	loaded := vmRSS()
+	os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) // restart VmHWM from here (Linux)
+	if _, err := tr.Step([][]model.TrainSeq{seqs}); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Printf("working_set_mb %.0f\n", (vmHWM(t)-loaded)/1024)
 }

@@ -11,6 +11,7 @@
 // protect_backward_inputs (in-place hazards) and out_prod_to_mul_mat (speed, F16).
 #include "trainer.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -78,45 +79,71 @@ static ggml_tensor * attention(const atod_trainer * t, ggml_context * ctx, ggml_
     return ggml_reshape_2d(ctx, kqv, d * H, n);
 }
 
-// Logits [n_vocab, n_tgt] of the positions that predict the targets.
-static ggml_tensor * build_logits(const atod_trainer * t, ggml_context * ctx, const atod_inputs & in, int n_tok,
-                                  int n_seq) {
+// One decoder layer: x_{l+1} = layer_l(x_l), x [n_embd, n_tok*n_seq].
+static ggml_tensor * build_layer(const atod_trainer * t, ggml_context * ctx, int il, ggml_tensor * x,
+                                 const atod_inputs & in, int n_tok, int n_seq) {
     const int n = n_tok * n_seq, d = t->n_embd_head;
-    ggml_tensor * x = ggml_get_rows(ctx, t->tok_embd, in.tokens);
-    for (int il = 0; il < t->n_layer; il++) {
-        const atod_layer & L = t->layers[il];
-        ggml_tensor * cur = norm(t, ctx, x, L.attn_norm);
+    const atod_layer & L = t->layers[il];
+    ggml_tensor * cur = norm(t, ctx, x, L.attn_norm);
 
-        ggml_tensor * q = mm(t, ctx, L.wq, cur);
-        if (L.bq) q = ggml_add(ctx, q, L.bq);
-        ggml_tensor * k = mm(t, ctx, L.wk, cur);
-        if (L.bk) k = ggml_add(ctx, k, L.bk);
-        ggml_tensor * v = mm(t, ctx, L.wv, cur);
-        if (L.bv) v = ggml_add(ctx, v, L.bv);
-        q = ggml_reshape_3d(ctx, q, d, t->n_head, n);
-        k = ggml_reshape_3d(ctx, k, d, t->n_head_kv, n);
-        v = ggml_reshape_3d(ctx, v, d, t->n_head_kv, n);
-        if (L.q_norm) q = norm(t, ctx, q, L.q_norm); // qwen3: before RoPE
-        if (L.k_norm) k = norm(t, ctx, k, L.k_norm);
-        q = rope(t, ctx, q, in.pos, L.rope_freqs);
-        k = rope(t, ctx, k, in.pos, L.rope_freqs);
+    ggml_tensor * q = mm(t, ctx, L.wq, cur);
+    if (L.bq) q = ggml_add(ctx, q, L.bq);
+    ggml_tensor * k = mm(t, ctx, L.wk, cur);
+    if (L.bk) k = ggml_add(ctx, k, L.bk);
+    ggml_tensor * v = mm(t, ctx, L.wv, cur);
+    if (L.bv) v = ggml_add(ctx, v, L.bv);
+    q = ggml_reshape_3d(ctx, q, d, t->n_head, n);
+    k = ggml_reshape_3d(ctx, k, d, t->n_head_kv, n);
+    v = ggml_reshape_3d(ctx, v, d, t->n_head_kv, n);
+    if (L.q_norm) q = norm(t, ctx, q, L.q_norm); // qwen3: before RoPE
+    if (L.k_norm) k = norm(t, ctx, k, L.k_norm);
+    q = rope(t, ctx, q, in.pos, L.rope_freqs);
+    k = rope(t, ctx, k, in.pos, L.rope_freqs);
 
-        cur = attention(t, ctx, q, k, v, in.mask, n_tok, n_seq);
-        cur = mm(t, ctx, L.wo, cur);
-        if (L.bo) cur = ggml_add(ctx, cur, L.bo);
-        x = ggml_add(ctx, cur, x);
+    cur = attention(t, ctx, q, k, v, in.mask, n_tok, n_seq);
+    cur = mm(t, ctx, L.wo, cur);
+    if (L.bo) cur = ggml_add(ctx, cur, L.bo);
+    x = ggml_add(ctx, cur, x);
 
-        cur = norm(t, ctx, x, L.ffn_norm);
-        ggml_tensor * up   = mm(t, ctx, L.up, cur);
-        ggml_tensor * gate = mm(t, ctx, L.gate, cur);
-        cur = mm(t, ctx, L.down, ggml_swiglu_split(ctx, gate, up));
-        x = ggml_add(ctx, cur, x);
-    }
+    cur = norm(t, ctx, x, L.ffn_norm);
+    ggml_tensor * up   = mm(t, ctx, L.up, cur);
+    ggml_tensor * gate = mm(t, ctx, L.gate, cur);
+    cur = mm(t, ctx, L.down, ggml_swiglu_split(ctx, gate, up));
+    return ggml_add(ctx, cur, x);
+}
+
+// Logits [n_vocab, n_tgt] of the positions that predict the targets, from the last hidden state.
+static ggml_tensor * build_head(const atod_trainer * t, ggml_context * ctx, const atod_inputs & in, ggml_tensor * x) {
     x = norm(t, ctx, x, t->output_norm);
     x = ggml_get_rows(ctx, x, in.rows); // only the predicting positions reach the output head
     ggml_tensor * logits = mm(t, ctx, t->output, x);
     if (t->output_b) logits = ggml_add(ctx, logits, t->output_b);
     return logits;
+}
+
+// log π(y_j) = log(softmax(logits_j)[y_j] + 1e-37); loss = scale · Σ_j w_j · log π(y_j).
+// The 1e-37 keeps a probability that underflows to 0 from giving −inf (log π
+// bottoms out at −85.2, with zero gradient); it changes log π by < 1e-7 where π > 1e-30.
+static ggml_tensor * build_loss(const atod_trainer * t, ggml_context * ctx, const atod_inputs & in, ggml_tensor * logits,
+                                int n_tgt, float loss_scale, ggml_tensor ** logp_out) {
+    ggml_tensor * probs = ggml_soft_max(ctx, logits);
+    probs = ggml_reshape_2d(ctx, probs, 1, (int64_t) t->n_vocab * n_tgt);
+    ggml_tensor * logp = ggml_log(ctx, ggml_scale_bias(ctx, ggml_get_rows(ctx, probs, in.pick), 1.0f, 1e-37f)); // [1, n_tgt]
+    ggml_set_name(logp, "logp");
+    ggml_set_output(logp);
+    *logp_out = logp;
+    ggml_tensor * loss = ggml_scale(ctx, ggml_sum(ctx, ggml_mul(ctx, logp, in.w)), loss_scale);
+    ggml_set_name(loss, "loss");
+    ggml_set_output(loss);
+    ggml_set_loss(loss);
+    return loss;
+}
+
+// set_input fills an input tensor, unless the graph does not use it (then it has no buffer).
+static void set_input(ggml_tensor * x, const void * data) {
+    if (x->buffer != nullptr) {
+        ggml_backend_tensor_set(x, data, 0, ggml_nbytes(x));
+    }
 }
 
 static void fill_inputs(const atod_trainer * t, const atod_inputs & in, const atod_batch * b) {
@@ -139,12 +166,12 @@ static void fill_inputs(const atod_trainer * t, const atod_inputs & in, const at
         rows[j] = b->tgt_pos[j] - 1;
         pick[j] = j * t->n_vocab + b->tokens[b->tgt_pos[j]];
     }
-    ggml_backend_tensor_set(in.tokens, b->tokens, 0, ggml_nbytes(in.tokens));
-    ggml_backend_tensor_set(in.pos, pos.data(), 0, ggml_nbytes(in.pos));
-    ggml_backend_tensor_set(in.mask, mask.data(), 0, ggml_nbytes(in.mask));
-    ggml_backend_tensor_set(in.rows, rows.data(), 0, ggml_nbytes(in.rows));
-    ggml_backend_tensor_set(in.pick, pick.data(), 0, ggml_nbytes(in.pick));
-    ggml_backend_tensor_set(in.w, b->tgt_w, 0, ggml_nbytes(in.w));
+    set_input(in.tokens, b->tokens);
+    set_input(in.pos, pos.data());
+    set_input(in.mask, mask.data());
+    set_input(in.rows, rows.data());
+    set_input(in.pick, pick.data());
+    set_input(in.w, b->tgt_w);
 }
 
 // ggml-alloc may compute an op in place over any one of its sources, but two CPU
@@ -208,12 +235,8 @@ static ggml_tensor * new_input(ggml_context * ctx, ggml_type type, int64_t ne0, 
     return x;
 }
 
-extern "C" int atod_train_eval(atod_trainer * t, const atod_batch * b, int backward, float * logp_out,
-                               double * loss_out, char * err, size_t n_err) {
+static atod_inputs new_inputs(ggml_context * ctx, const atod_batch * b) {
     const int T = b->n_tok, S = b->n_seq;
-    ggml_init_params ip = { t->meta.size(), t->meta.data(), true };
-    ggml_context * ctx = ggml_init(ip);
-
     atod_inputs in;
     in.tokens = new_input(ctx, GGML_TYPE_I32, (int64_t) T * S, 1, 1, 1, "tokens");
     in.pos    = new_input(ctx, GGML_TYPE_I32, (int64_t) T * S, 1, 1, 1, "pos");
@@ -221,51 +244,182 @@ extern "C" int atod_train_eval(atod_trainer * t, const atod_batch * b, int backw
     in.rows   = new_input(ctx, GGML_TYPE_I32, b->n_tgt, 1, 1, 1, "rows");
     in.pick   = new_input(ctx, GGML_TYPE_I32, b->n_tgt, 1, 1, 1, "pick");
     in.w      = new_input(ctx, GGML_TYPE_F32, 1, b->n_tgt, 1, 1, "weights");
+    return in;
+}
 
-    // log π(y_j) = log(softmax(logits_j)[y_j] + 1e-37); loss = scale · Σ_j w_j · log π(y_j).
-    // The 1e-37 keeps a probability that underflows to 0 from giving −inf (log π
-    // bottoms out at −85.2, with zero gradient); it changes log π by < 1e-7 where π > 1e-30.
-    ggml_tensor * logits = build_logits(t, ctx, in, T, S);
-    ggml_tensor * probs  = ggml_soft_max(ctx, logits);
-    probs = ggml_reshape_2d(ctx, probs, 1, (int64_t) t->n_vocab * b->n_tgt);
-    ggml_tensor * logp = ggml_log(ctx, ggml_scale_bias(ctx, ggml_get_rows(ctx, probs, in.pick), 1.0f, 1e-37f)); // [1, n_tgt]
-    ggml_set_name(logp, "logp");
-    ggml_set_output(logp);
-    ggml_tensor * loss = ggml_scale(ctx, ggml_sum(ctx, ggml_mul(ctx, logp, in.w)), b->loss_scale);
-    ggml_set_name(loss, "loss");
-    ggml_set_output(loss);
-    ggml_set_loss(loss);
+// with_backward adds loss's backward to gf, gradients accumulating into the
+// persistent grads tensors (across micro-batches and, recomputing, across the
+// layers' graphs), and returns the graph to run.
+static ggml_cgraph * with_backward(const atod_trainer * t, ggml_context * ctx, ggml_cgraph * gf, ggml_tensor * loss) {
+    std::unordered_map<const ggml_tensor *, ggml_tensor *> acc;
+    for (size_t i = 0; i < t->params.size(); i++) {
+        acc[t->params[i]] = t->grads[i];
+    }
+    acc[loss] = t->loss_seed;
+    std::vector<ggml_tensor *> accs(ggml_graph_n_nodes(gf), nullptr);
+    for (int i = 0; i < ggml_graph_n_nodes(gf); i++) {
+        auto it = acc.find(ggml_graph_node(gf, i));
+        if (it != acc.end()) {
+            accs[i] = it->second;
+        }
+    }
+    ggml_build_backward_expand(ctx, gf, accs.data());
+    protect_backward_inputs(gf);
+    return out_prod_to_mul_mat(t, ctx, gf);
+}
+
+// run allocates gf, fills the batch inputs and extra (tensor, host data) pairs, and computes.
+static bool run(atod_trainer * t, ggml_cgraph * gf, const atod_inputs & in, const atod_batch * b,
+                const std::vector<std::pair<ggml_tensor *, const float *>> & extra, char * err, size_t n_err) {
+    ggml_backend_sched_reset(t->sched);
+    if (!ggml_backend_sched_alloc_graph(t->sched, gf)) {
+        atod_set_err(err, n_err, "cannot allocate the training graph (%d seqs x %d tokens)", b->n_seq, b->n_tok);
+        return false;
+    }
+    fill_inputs(t, in, b);
+    for (const auto & e : extra) {
+        set_input(e.first, e.second);
+    }
+    if (ggml_backend_sched_graph_compute(t->sched, gf) != GGML_STATUS_SUCCESS) {
+        atod_set_err(err, n_err, "graph compute failed");
+        return false;
+    }
+    return true;
+}
+
+static ggml_context * new_ctx(atod_trainer * t) {
+    ggml_init_params ip = { t->meta.size(), t->meta.data(), true };
+    return ggml_init(ip);
+}
+
+// hidden_input is a layer's input as a graph input with a gradient (when grad).
+static ggml_tensor * hidden_input(const atod_trainer * t, ggml_context * ctx, int64_t n, bool grad, const char * name) {
+    ggml_tensor * h = new_input(ctx, GGML_TYPE_F32, t->n_embd, n, 1, 1, name);
+    if (grad) {
+        ggml_set_param(h);
+    }
+    return h;
+}
+
+// eval_recompute is the backward with activation checkpointing: a forward pass
+// keeps only each layer's input x_l; then the head, and each layer from the last
+// to the first, is rebuilt from its saved input and differentiated alone, with
+// the gradient dx of its output carried down as the loss Σ y·dy. So one layer's
+// activations (and its attention) are alive at a time, not all of them.
+static int eval_recompute(atod_trainer * t, const atod_batch * b, float * logp_out, double * loss_out, char * err,
+                          size_t n_err) {
+    const int T = b->n_tok, S = b->n_seq, L = t->n_layer;
+    const int64_t n = (int64_t) T * S;
+    const size_t hn = (size_t) t->n_embd * n;
+    std::vector<std::vector<float>> xs(L + 1, std::vector<float>(hn));
+    {
+        ggml_context * ctx = new_ctx(t);
+        atod_inputs in = new_inputs(ctx, b);
+        std::vector<ggml_tensor *> h(L + 1);
+        h[0] = ggml_get_rows(ctx, t->tok_embd, in.tokens);
+        for (int il = 0; il < L; il++) {
+            h[il + 1] = build_layer(t, ctx, il, h[il], in, T, S);
+        }
+        ggml_cgraph * gf = ggml_new_graph_custom(ctx, t->graph_size, false);
+        for (ggml_tensor * x : h) {
+            ggml_set_output(x);
+            ggml_build_forward_expand(gf, x);
+        }
+        bool ok = run(t, gf, in, b, {}, err, n_err);
+        for (int il = 0; ok && il <= L; il++) {
+            ggml_backend_tensor_get(h[il], xs[il].data(), 0, hn * sizeof(float));
+        }
+        ggml_backend_sched_reset(t->sched);
+        ggml_free(ctx);
+        if (!ok) {
+            return 1;
+        }
+    }
+    std::vector<float> dy(hn);
+    const bool embd_grad = std::find(t->params.begin(), t->params.end(), t->tok_embd) != t->params.end();
+    for (int il = L; il >= 0; il--) { // il = L: the head; il < L: layer il; il = -1 would be the embedding
+        ggml_context * ctx = new_ctx(t);
+        atod_inputs in = new_inputs(ctx, b);
+        const bool need_dx = il > 0 || embd_grad;
+        ggml_tensor * h = hidden_input(t, ctx, n, need_dx, "h");
+        ggml_tensor * g = nullptr, * logp = nullptr, * loss;
+        if (il == L) {
+            loss = build_loss(t, ctx, in, build_head(t, ctx, in, h), b->n_tgt, b->loss_scale, &logp);
+        } else {
+            g = new_input(ctx, GGML_TYPE_F32, t->n_embd, n, 1, 1, "dy");
+            loss = ggml_sum(ctx, ggml_mul(ctx, build_layer(t, ctx, il, h, in, T, S), g));
+            ggml_set_loss(loss);
+        }
+        ggml_cgraph * gf = ggml_new_graph_custom(ctx, t->graph_size, true);
+        ggml_build_forward_expand(gf, loss);
+        ggml_cgraph * gb = with_backward(t, ctx, gf, loss);
+        ggml_tensor * dh = need_dx ? ggml_graph_get_grad(gf, h) : nullptr;
+        if (dh != nullptr) {
+            ggml_set_output(dh);
+        }
+        std::vector<std::pair<ggml_tensor *, const float *>> extra = { { h, xs[il].data() } };
+        if (g != nullptr) {
+            extra.push_back({ g, dy.data() });
+        }
+        bool ok = run(t, gb, in, b, extra, err, n_err);
+        if (ok && il == L) {
+            ggml_backend_tensor_get(logp, logp_out, 0, ggml_nbytes(logp));
+            float l = 0;
+            ggml_backend_tensor_get(loss, &l, 0, sizeof(l));
+            *loss_out = l;
+        }
+        if (ok && dh != nullptr) {
+            ggml_backend_tensor_get(dh, dy.data(), 0, hn * sizeof(float));
+        } else if (ok) {
+            std::fill(dy.begin(), dy.end(), 0.0f); // the layers below get no gradient from here
+        }
+        ggml_backend_sched_reset(t->sched);
+        ggml_free(ctx);
+        if (!ok) {
+            return 1;
+        }
+    }
+    if (embd_grad) { // full weights: the embedding's gradient, Σ x_0·dx_0
+        ggml_context * ctx = new_ctx(t);
+        atod_inputs in = new_inputs(ctx, b);
+        ggml_tensor * g = new_input(ctx, GGML_TYPE_F32, t->n_embd, n, 1, 1, "dy");
+        ggml_tensor * loss = ggml_sum(ctx, ggml_mul(ctx, ggml_get_rows(ctx, t->tok_embd, in.tokens), g));
+        ggml_set_loss(loss);
+        ggml_cgraph * gf = ggml_new_graph_custom(ctx, t->graph_size, true);
+        ggml_build_forward_expand(gf, loss);
+        bool ok = run(t, with_backward(t, ctx, gf, loss), in, b, { { g, dy.data() } }, err, n_err);
+        ggml_backend_sched_reset(t->sched);
+        ggml_free(ctx);
+        if (!ok) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+extern "C" int atod_train_eval(atod_trainer * t, const atod_batch * b, int backward, float * logp_out,
+                               double * loss_out, char * err, size_t n_err) {
+    if (backward == 2) {
+        return eval_recompute(t, b, logp_out, loss_out, err, n_err);
+    }
+    const int T = b->n_tok, S = b->n_seq;
+    ggml_context * ctx = new_ctx(t);
+    atod_inputs in = new_inputs(ctx, b);
+
+    ggml_tensor * x = ggml_get_rows(ctx, t->tok_embd, in.tokens);
+    for (int il = 0; il < t->n_layer; il++) {
+        x = build_layer(t, ctx, il, x, in, T, S);
+    }
+    ggml_tensor * logp = nullptr;
+    ggml_tensor * loss = build_loss(t, ctx, in, build_head(t, ctx, in, x), b->n_tgt, b->loss_scale, &logp);
 
     ggml_cgraph * gf = ggml_new_graph_custom(ctx, t->graph_size, backward != 0);
     ggml_build_forward_expand(gf, loss);
     if (backward) {
-        // Gradients accumulate into the persistent grads tensors across micro-batches.
-        std::unordered_map<const ggml_tensor *, ggml_tensor *> acc;
-        for (size_t i = 0; i < t->params.size(); i++) {
-            acc[t->params[i]] = t->grads[i];
-        }
-        acc[loss] = t->loss_seed;
-        std::vector<ggml_tensor *> accs(ggml_graph_n_nodes(gf), nullptr);
-        for (int i = 0; i < ggml_graph_n_nodes(gf); i++) {
-            auto it = acc.find(ggml_graph_node(gf, i));
-            if (it != acc.end()) {
-                accs[i] = it->second;
-            }
-        }
-        ggml_build_backward_expand(ctx, gf, accs.data());
-        protect_backward_inputs(gf);
-        gf = out_prod_to_mul_mat(t, ctx, gf);
+        gf = with_backward(t, ctx, gf, loss);
     }
-
-    ggml_backend_sched_reset(t->sched);
-    if (!ggml_backend_sched_alloc_graph(t->sched, gf)) {
-        atod_set_err(err, n_err, "cannot allocate the training graph (%d seqs x %d tokens)", S, T);
-        ggml_free(ctx);
-        return 1;
-    }
-    fill_inputs(t, in, b);
-    if (ggml_backend_sched_graph_compute(t->sched, gf) != GGML_STATUS_SUCCESS) {
-        atod_set_err(err, n_err, "graph compute failed");
+    if (!run(t, gf, in, b, {}, err, n_err)) {
+        ggml_backend_sched_reset(t->sched);
         ggml_free(ctx);
         return 1;
     }

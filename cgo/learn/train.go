@@ -45,6 +45,10 @@ type Config struct {
 	WarmupSteps, TotalSteps            int
 	MinLRRatio                         float32 // linear warmup, then cosine decay to LR*MinLRRatio at TotalSteps
 	MaxSeqLen                          int
+	// Recompute: backward rebuilds each layer from its saved input (activation
+	// checkpointing), so one layer's activations are alive at a time; same
+	// numbers, a little more compute.
+	Recompute bool
 }
 
 // registry names of the GPU backends, as C strings for the lifetime of the program
@@ -291,8 +295,11 @@ func (t *Learner) eval(seqs []model.TrainSeq, scale float32, backward bool) ([][
 	}
 	var loss C.double
 	var errBuf [256]C.char
-	bw := C.int(0)
-	if backward {
+	bw := C.int(0) // graph.cpp: 0 forward, 1 backward over the whole graph, 2 layer by layer
+	switch {
+	case backward && t.cfg.Recompute:
+		bw = 2
+	case backward:
 		bw = 1
 	}
 	if C.atod_train_eval(t.c, &b, bw, (*C.float)(&logp[0]), &loss, &errBuf[0], C.size_t(len(errBuf))) != 0 {

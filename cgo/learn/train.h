@@ -68,7 +68,8 @@ void         atod_train_grad_get(const struct atod_trainer * t, int32_t i, float
 void         atod_train_grad_zero(struct atod_trainer * t);
 
 // Runs the graph on one micro-batch: writes logp[n_tgt] and the micro-batch loss;
-// with backward != 0, adds the loss gradient into the gradient accumulators.
+// with backward != 0, adds the loss gradient into the gradient accumulators:
+// backward 1 differentiates the whole graph, 2 recomputes it a layer at a time.
 // Returns 0 on success, else writes err.
 int atod_train_eval(struct atod_trainer * t, const struct atod_batch * b, int backward,
                     float * logp, double * loss, char * err, size_t n_err);

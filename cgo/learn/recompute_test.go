@@ -1,0 +1,96 @@
+package learn_test
+
+import (
+	"math"
+	"path/filepath"
+	"testing"
+
+	"github.com/atod-dev/atod/cgo/learn"
+	"github.com/atod-dev/atod/cgo/llama"
+	"github.com/atod-dev/atod/model"
+)
+
+// The layer-by-layer backward (Recompute) gives the loss, log-probs and
+// gradients of the whole-graph backward, for LoRA on each architecture, for
+// every weight (tied embeddings included), over several micro-batches, and
+// through quantized bases.
+func TestRecomputeMatchesWholeGraph(t *testing.T) {
+	full := func(c learn.Config) learn.Config {
+		c.FullWeights, c.Rank, c.Targets = true, 0, nil
+		return c
+	}
+	quant := func(typ string) string {
+		out := filepath.Join(t.TempDir(), typ+".gguf")
+		if err := llama.Quantize(tinyModel(t, tinyOpts("llama")), out, typ, 1); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	tied := tinyOpts("qwen3")
+	tied.Tied = true
+	for _, c := range []struct {
+		name string
+		path string
+		cfg  learn.Config
+	}{
+		{"llama-lora", tinyModel(t, tinyOpts("llama")), loraConfig()},
+		{"qwen2-lora", tinyModel(t, tinyOpts("qwen2")), loraConfig()},
+		{"qwen3-lora", tinyModel(t, tinyOpts("qwen3")), loraConfig()},
+		{"qwen3-tied-full", tinyModel(t, tied), full(loraConfig())},
+		{"q8_0-lora", quant("q8_0"), loraConfig()},
+		{"q4_0-lora", quant("q4_0"), loraConfig()},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			whole := newLearner(t, c.path, c.cfg)
+			rc := c.cfg
+			rc.Recompute = true
+			layered := newLearner(t, c.path, rc)
+			if c.cfg.Rank > 0 {
+				randomizeB(t, whole, 3, 0.2)
+				randomizeB(t, layered, 3, 0.2)
+			}
+			micro := gradBatch(whole.VocabSize()) // several micro-batches
+			var seqs []model.TrainSeq
+			for _, mb := range micro {
+				seqs = append(seqs, mb...)
+			}
+			lw, gw, err := whole.Gradients(micro)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ll, gl, err := layered.Gradients(micro)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := math.Abs(float64(lw-ll)) / math.Abs(float64(lw)); d > 1e-5 {
+				t.Errorf("loss %v whole, %v layered (relative %.2g)", lw, ll, d)
+			}
+			worst, worstName := 0.0, ""
+			for name, g := range gw {
+				var diff, norm float64
+				for i := range g {
+					diff += math.Pow(float64(g[i]-gl[name][i]), 2)
+					norm += math.Pow(float64(g[i]), 2)
+				}
+				if r := math.Sqrt(diff / max(norm, 1e-30)); r > worst {
+					worst, worstName = r, name
+				}
+			}
+			t.Logf("%d tensors: worst relative gradient difference %.2g (%s)", len(gw), worst, worstName)
+			if worst > 1e-5 {
+				t.Errorf("gradient of %s differs by %.2g (relative)", worstName, worst)
+			}
+			a, b := trainerLogProbs(t, whole, seqs), trainerLogProbs(t, layered, seqs)
+			if d := maxDiff(seqs, a, b); d > 1e-6 {
+				t.Errorf("log-probs differ by %.2g", d)
+			}
+			if c.name == "llama-lora" || c.name == "qwen3-tied-full" { // and finite differences agree
+				names := []string{"blk.0.attn_q.weight.lora_a", "blk.1.ffn_down.weight.lora_b", "blk.0.attn_v.weight.lora_b"}
+				if c.cfg.FullWeights {
+					names = []string{"token_embd.weight", "blk.1.attn_q_norm.weight", "blk.0.attn_k.weight", "output_norm.weight"}
+				}
+				checkGradients(t, layered, micro, names, 1e-2)
+			}
+		})
+	}
+}
