@@ -141,7 +141,7 @@ func Run(cfg *trainer.Config, o Options, open trainer.Opener) (*Result, error) {
 		}
 	}
 	for e := 1; e <= o.Epochs; e++ {
-		st, err := epoch(models.Learner, seqs, o.Batch, run.Optim.MicroBatch, rand.New(rand.NewPCG(uint64(cfg.Seed), uint64(e))),
+		st, err := epoch(models.Learner, seqs, o.Batch, run.Optim.MicroTokens, rand.New(rand.NewPCG(uint64(cfg.Seed), uint64(e))),
 			func(done, total int, loss float64) {
 				fmt.Fprintf(o.Log, "epoch %d: step %d/%d, loss %.4f so far\n", e, done, total, loss)
 			})

@@ -2,6 +2,7 @@ package trainer
 
 import (
 	"math"
+	"sort"
 
 	"github.com/atod-dev/atod/model"
 	"github.com/atod-dev/atod/trainer/atod"
@@ -115,11 +116,27 @@ func buildBatch(cfg *Config, eps []*rollout.Episode, lambda float64) batch {
 	return b
 }
 
-// MicroBatches splits seqs into groups of at most n.
-func MicroBatches(seqs []model.TrainSeq, n int) [][]model.TrainSeq {
+// MicroBatches groups seqs into micro-batches of at most budget tokens as the
+// learner lays them out (each sequence padded to the batch's longest), sorted
+// by length so that sequences of very different lengths do not pad each other;
+// a sequence longer than the budget is a micro-batch of its own.
+func MicroBatches(seqs []model.TrainSeq, budget int) [][]model.TrainSeq {
+	order := make([]int, len(seqs))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return len(seqs[order[a]].Tokens) < len(seqs[order[b]].Tokens) })
 	var out [][]model.TrainSeq
-	for lo := 0; lo < len(seqs); lo += n {
-		out = append(out, seqs[lo:min(len(seqs), lo+n)])
+	var cur []model.TrainSeq
+	for _, i := range order {
+		s := seqs[i]
+		if len(cur) > 0 && (len(cur)+1)*len(s.Tokens) > budget { // sorted: s is the longest so far
+			out, cur = append(out, cur), nil
+		}
+		cur = append(cur, s)
+	}
+	if len(cur) > 0 {
+		out = append(out, cur)
 	}
 	return out
 }

@@ -2,7 +2,10 @@ package trainer
 
 import (
 	"math"
+	"reflect"
 	"testing"
+
+	"github.com/atod-dev/atod/model"
 
 	"github.com/atod-dev/atod/trainer/atod"
 	"github.com/atod-dev/atod/trainer/rollout"
@@ -68,7 +71,22 @@ func TestBatchTokenWeightsHandComputed(t *testing.T) {
 	if !near(float64(b.seqs[2].Weights[1]), 2*w[2][0]*-0.25, 1e-6) || !near(float64(b.seqs[3].Weights[2]), 2*w[2][1]*1, 1e-6) || w[2][0] == 1 {
 		t.Errorf("T-DUR weights %v, train weights %v %v", w, b.seqs[2].Weights, b.seqs[3].Weights)
 	}
-	if mb := MicroBatches(b.seqs, 3); len(mb) != 2 || len(mb[0]) != 3 || len(mb[1]) != 1 {
-		t.Errorf("micro-batches %d", len(mb))
+	// Sequences of 5, 3, 2 and 3 tokens in micro-batches of 6 padded tokens: sorted
+	// by length, {2, 3} (2×3 padded), {3}, {5}; a budget below a sequence gives it its own.
+	lens := func(mbs [][]model.TrainSeq) (out [][]int) {
+		for _, mb := range mbs {
+			var l []int
+			for _, s := range mb {
+				l = append(l, len(s.Tokens))
+			}
+			out = append(out, l)
+		}
+		return out
+	}
+	if got := lens(MicroBatches(b.seqs, 6)); !reflect.DeepEqual(got, [][]int{{2, 3}, {3}, {5}}) {
+		t.Errorf("micro-batches of 6 tokens: %v", got)
+	}
+	if got := lens(MicroBatches(b.seqs, 4)); !reflect.DeepEqual(got, [][]int{{2}, {3}, {3}, {5}}) {
+		t.Errorf("micro-batches of 4 tokens: %v", got)
 	}
 }

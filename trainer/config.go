@@ -99,8 +99,8 @@ type OptimConfig struct {
 	ClipNorm    float64 `toml:"clip_norm"`
 	Warmup      int     `toml:"warmup"`
 	MinLRRatio  float64 `toml:"min_lr_ratio"`
-	MicroBatch  int     `toml:"micro_batch"` // sequences per micro-batch
-	Recompute   bool    `toml:"recompute"`   // activation checkpointing: memory linear in tokens, ~1.5× the step's compute
+	MicroTokens int     `toml:"micro_tokens"` // tokens per micro-batch, padding included
+	Recompute   bool    `toml:"recompute"`    // activation checkpointing: memory linear in tokens, ~1.5× the step's compute
 }
 
 type EvalConfig struct {
@@ -140,7 +140,7 @@ func DefaultConfig() Config {
 		TDUR:       atod.TDUR{Enabled: true, Beta: 0.5, Tau: 1, WMin: 0.25, WMax: 4, Disagreement: "logratio", TopK: 8},
 		OPD:        OPDConfig{Kappa: 1, Clip: 5},
 		GRPO:       GRPOConfig{StdNorm: true, Eps: 1e-6},
-		Optim:      OptimConfig{LR: 1e-3, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, ClipNorm: 1, MinLRRatio: 0.1, MicroBatch: 4, Recompute: true},
+		Optim:      OptimConfig{LR: 1e-3, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, ClipNorm: 1, MinLRRatio: 0.1, MicroTokens: 4096, Recompute: true},
 		Eval:       EvalConfig{Every: 10, Tasks: 16, Split: "test", Teacher: true},
 		Checkpoint: CheckpointConfig{Every: 5},
 		Record:     RecordConfig{Episodes: 2, Eval: true},
@@ -346,7 +346,7 @@ func (c *Config) validate(sections ...string) error {
 		{"optim", !(c.Optim.WeightDecay >= 0 && c.Optim.ClipNorm >= 0), "optim.weight_decay and optim.clip_norm: want ≥ 0"},
 		{"optim", !(c.Optim.MinLRRatio >= 0 && c.Optim.MinLRRatio <= 1), fmt.Sprintf("optim.min_lr_ratio = %v: want [0, 1]", c.Optim.MinLRRatio)},
 		{"optim", c.Optim.Warmup < 0, fmt.Sprintf("optim.warmup = %d: want ≥ 0", c.Optim.Warmup)},
-		{"optim", c.Optim.MicroBatch < 1, fmt.Sprintf("optim.micro_batch = %d: want ≥ 1", c.Optim.MicroBatch)},
+		{"optim", c.Optim.MicroTokens < 16, fmt.Sprintf("optim.micro_tokens = %d: want ≥ 16", c.Optim.MicroTokens)},
 		{"eval", c.Eval.Every < 0 || c.Eval.Tasks < 0, "eval.every and eval.tasks: want ≥ 0"},
 		{"eval", c.Eval.Tasks > 0 && c.Eval.Split == "", "eval.split is empty"},
 		{"eval", !(c.Eval.Temperature >= 0), fmt.Sprintf("eval.temperature = %v: want ≥ 0", c.Eval.Temperature)},

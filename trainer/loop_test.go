@@ -47,7 +47,7 @@ func fakeConfig(t *testing.T, sets ...string) *Config {
 	c.Rollout = RolloutConfig{TasksPerStep: 4, GroupSize: 4, MaxTurns: 5, History: "full", LastN: 2, Context: 512, InvalidPenalty: 0.1, EnvRetries: 2, MaxFailedShare: 0.5}
 	c.Sampling = SamplingConfig{Temperature: 1, TopP: 1, MaxTokens: 3}
 	c.Eval = EvalConfig{Every: 5, Tasks: 16, Split: "test", Temperature: 0, Teacher: true}
-	c.Optim.MicroBatch = 3
+	c.Optim.MicroTokens = 3 * 160
 	c.Checkpoint.Every = 5
 	if err := c.Apply(sets); err != nil {
 		t.Fatal(err)

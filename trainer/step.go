@@ -82,7 +82,7 @@ func trainStep(cfg *Config, env envs.Env, models *Models, step int, weightsPath 
 	if b.nonFinite > 0 || len(b.seqs) == 0 {
 		m.Skipped = true // nothing sound to learn from; the adapter stays as it is
 	} else {
-		micro := MicroBatches(b.seqs, cfg.Optim.MicroBatch)
+		micro := MicroBatches(b.seqs, cfg.Optim.MicroTokens)
 		train := func(done, n int) { prog.phase(step, "training, micro-batches", done, n) }
 		train(0, len(micro))
 		models.Learner.OnMicroBatch(train)

@@ -16,7 +16,7 @@ func TestBenchStepShares(t *testing.T) {
 		t.Skip("ATOD_BENCH=1 runs benchmarks")
 	}
 	cfg := nativeConfig(t, "steps=3", "eval.tasks=0", "rollout.tasks_per_step=2", "rollout.group_size=4",
-		"rollout.max_turns=4", "sampling.max_tokens=24", "optim.micro_batch=4")
+		"rollout.max_turns=4", "sampling.max_tokens=24", "optim.micro_tokens=4096")
 	if _, err := trainer.Run(cfg, trainer.RunOptions{Open: Open, Log: io.Discard}); err != nil {
 		t.Fatal(err)
 	}

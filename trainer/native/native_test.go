@@ -2,6 +2,7 @@ package native
 
 import (
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/atod-dev/atod/envs"
 	_ "github.com/atod-dev/atod/envs/builtin"
+	"github.com/atod-dev/atod/model"
 	"github.com/atod-dev/atod/tinymodel"
 	"github.com/atod-dev/atod/trainer"
 	"github.com/atod-dev/atod/trainer/rollout"
@@ -83,7 +85,7 @@ func nativeConfig(t *testing.T, sets ...string) *trainer.Config {
 	c.Eval = trainer.EvalConfig{Every: 2, Tasks: 1, Split: "test", Temperature: 0, Teacher: true}
 	c.Checkpoint.Every = 2
 	c.Optim.LR = 1e-2
-	c.Optim.MicroBatch = 2
+	c.Optim.MicroTokens = 2048
 	c.Backend = trainer.BackendConfig{Device: "cpu", Threads: 1}
 	if err := c.Apply(sets); err != nil {
 		t.Fatal(err)
@@ -234,5 +236,64 @@ func TestNativeFullWeights(t *testing.T) {
 	ms := readTrain(t, cfg.OutDir)
 	if len(ms) != 2 || ms[1].Skipped || ms[0].ReverseKL == ms[1].ReverseKL {
 		t.Errorf("full-weights steps: %+v", ms)
+	}
+}
+
+// Micro-batches by token budget give the update of one big batch.
+func TestTokenBudgetMicroBatches(t *testing.T) {
+	cfg := nativeConfig(t, "optim.lr=0.05")
+	var seqs []model.TrainSeq
+	for _, text := range []string{"a", "the kitchen has a red apple on the table", "go to drawer 2 and open it", "look",
+		"take the knife from the countertop and put it in the sink basin, then clean it"} {
+		ms, err := Open(cfg, trainer.Need{Student: true, NSeq: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		toks, err := ms.Student.Tokenize(strings.Repeat(text+" ", 3), false)
+		ms.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := model.TrainSeq{Tokens: toks, Mask: make([]bool, len(toks)), Weights: make([]float32, len(toks))}
+		for i := 1; i < len(toks); i++ {
+			s.Mask[i], s.Weights[i] = true, float32(i%3)-0.5
+		}
+		seqs = append(seqs, s)
+	}
+	micro := trainer.MicroBatches(seqs, 64)
+	if len(micro) < 3 {
+		t.Fatalf("%d micro-batches: the budget should split these", len(micro))
+	}
+	after := func(batches [][]model.TrainSeq) (float32, []float32) {
+		ms, err := Open(cfg, trainer.Need{Student: true, Learner: true, NSeq: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ms.Close()
+		st, err := ms.Learner.Step(batches)
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(t.TempDir(), "w.gguf")
+		if err := ms.SyncWeights(path); err != nil {
+			t.Fatal(err)
+		}
+		res, err := ms.Student.Score([]model.ScoreRequest{{Tokens: seqs[4].Tokens, From: 1}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Loss, res[0].LogProbs
+	}
+	l1, lp1 := after(micro)
+	l2, lp2 := after([][]model.TrainSeq{seqs})
+	if d := math.Abs(float64(l1-l2)) / math.Abs(float64(l2)); d > 1e-5 {
+		t.Errorf("loss %v in %d micro-batches, %v in one", l1, len(micro), l2)
+	}
+	worst := 0.0
+	for i := range lp1 {
+		worst = max(worst, math.Abs(float64(lp1[i]-lp2[i])))
+	}
+	if worst > 1e-5 {
+		t.Errorf("log-probs after the update differ by %g", worst)
 	}
 }
