@@ -148,9 +148,10 @@ static void set_input(ggml_tensor * x, const void * data) {
 
 static void fill_inputs(const atod_trainer * t, const atod_inputs & in, const atod_batch * b) {
     const int T = b->n_tok, S = b->n_seq;
-    std::vector<int32_t> pos((size_t) T * S);
-    std::vector<float> mask((size_t) T * T * S);
-    for (int s = 0; s < S; s++) {
+    const bool layers = in.mask->buffer != nullptr; // a head-only graph needs no mask
+    std::vector<int32_t> pos(layers ? (size_t) T * S : 0);
+    std::vector<float> mask(layers ? (size_t) T * T * S : 0);
+    for (int s = 0; layers && s < S; s++) {
         for (int i = 0; i < T; i++) {
             pos[(size_t) s * T + i] = i;
             for (int j = 0; j < T; j++) {
@@ -301,11 +302,64 @@ static ggml_tensor * hidden_input(const atod_trainer * t, ggml_context * ctx, in
     return h;
 }
 
+// eval_head_chunks runs the output head and the loss from the last hidden state
+// x, in chunks of targets small enough that a chunk's [n_vocab, chunk] logits
+// (with their softmax and gradients) stay near 16 MiB: at a real vocabulary the
+// logits of every target at once are the largest tensor of a step. It writes the
+// log-probs and the loss, and dx = ∂loss/∂x summed over the chunks. RMS norm is
+// per position, so norming the chunk's rows is norming x and picking them.
+static int eval_head_chunks(atod_trainer * t, const atod_batch * b, const std::vector<float> & x, std::vector<float> & dx,
+                            float * logp_out, double * loss_out, char * err, size_t n_err) {
+    const int64_t n = (int64_t) b->n_tok * b->n_seq;
+    const int chunk = std::max(1, std::min(b->n_tgt, t->head_chunk > 0 ? t->head_chunk : (1 << 22) / t->n_vocab));
+    std::fill(dx.begin(), dx.end(), 0.0f);
+    std::vector<float> part(dx.size());
+    double loss_sum = 0;
+    for (int lo = 0; lo < b->n_tgt; lo += chunk) {
+        atod_batch c = *b;
+        c.n_tgt = std::min(chunk, b->n_tgt - lo);
+        c.tgt_pos += lo;
+        c.tgt_w += lo;
+        ggml_context * ctx = new_ctx(t);
+        atod_inputs in = new_inputs(ctx, &c);
+        ggml_tensor * h = hidden_input(t, ctx, n, true, "h");
+        ggml_tensor * xr = norm(t, ctx, ggml_get_rows(ctx, h, in.rows), t->output_norm);
+        ggml_tensor * logits = mm(t, ctx, t->output, xr);
+        if (t->output_b) logits = ggml_add(ctx, logits, t->output_b);
+        ggml_tensor * logp = nullptr;
+        ggml_tensor * loss = build_loss(t, ctx, in, logits, c.n_tgt, c.loss_scale, &logp);
+        ggml_cgraph * gf = ggml_new_graph_custom(ctx, t->graph_size, true);
+        ggml_build_forward_expand(gf, loss);
+        ggml_cgraph * gb = with_backward(t, ctx, gf, loss);
+        ggml_tensor * dh = ggml_graph_get_grad(gf, h);
+        ggml_set_output(dh);
+        bool ok = run(t, gb, in, &c, { { h, x.data() } }, err, n_err);
+        if (ok) {
+            ggml_backend_tensor_get(logp, logp_out + lo, 0, ggml_nbytes(logp));
+            float l = 0;
+            ggml_backend_tensor_get(loss, &l, 0, sizeof(l));
+            loss_sum += l;
+            ggml_backend_tensor_get(dh, part.data(), 0, part.size() * sizeof(float));
+            for (size_t i = 0; i < dx.size(); i++) {
+                dx[i] += part[i];
+            }
+        }
+        ggml_backend_sched_reset(t->sched);
+        ggml_free(ctx);
+        if (!ok) {
+            return 1;
+        }
+    }
+    *loss_out = loss_sum;
+    return 0;
+}
+
 // eval_recompute is the backward with activation checkpointing: a forward pass
-// keeps only each layer's input x_l; then the head, and each layer from the last
-// to the first, is rebuilt from its saved input and differentiated alone, with
-// the gradient dx of its output carried down as the loss Σ y·dy. So one layer's
-// activations (and its attention) are alive at a time, not all of them.
+// keeps only each layer's input x_l; then the head (in chunks of targets), and
+// each layer from the last to the first, is rebuilt from its saved input and
+// differentiated alone, with the gradient dx of its output carried down as the
+// loss Σ y·dy. So one layer's activations (and its attention) are alive at a
+// time, not all of them.
 static int eval_recompute(atod_trainer * t, const atod_batch * b, float * logp_out, double * loss_out, char * err,
                           size_t n_err) {
     const int T = b->n_tok, S = b->n_seq, L = t->n_layer;
@@ -336,20 +390,18 @@ static int eval_recompute(atod_trainer * t, const atod_batch * b, float * logp_o
         }
     }
     std::vector<float> dy(hn);
+    if (eval_head_chunks(t, b, xs[L], dy, logp_out, loss_out, err, n_err) != 0) {
+        return 1;
+    }
     const bool embd_grad = std::find(t->params.begin(), t->params.end(), t->tok_embd) != t->params.end();
-    for (int il = L; il >= 0; il--) { // il = L: the head; il < L: layer il; il = -1 would be the embedding
+    for (int il = L - 1; il >= 0; il--) {
         ggml_context * ctx = new_ctx(t);
         atod_inputs in = new_inputs(ctx, b);
         const bool need_dx = il > 0 || embd_grad;
         ggml_tensor * h = hidden_input(t, ctx, n, need_dx, "h");
-        ggml_tensor * g = nullptr, * logp = nullptr, * loss;
-        if (il == L) {
-            loss = build_loss(t, ctx, in, build_head(t, ctx, in, h), b->n_tgt, b->loss_scale, &logp);
-        } else {
-            g = new_input(ctx, GGML_TYPE_F32, t->n_embd, n, 1, 1, "dy");
-            loss = ggml_sum(ctx, ggml_mul(ctx, build_layer(t, ctx, il, h, in, T, S), g));
-            ggml_set_loss(loss);
-        }
+        ggml_tensor * g = new_input(ctx, GGML_TYPE_F32, t->n_embd, n, 1, 1, "dy");
+        ggml_tensor * loss = ggml_sum(ctx, ggml_mul(ctx, build_layer(t, ctx, il, h, in, T, S), g));
+        ggml_set_loss(loss);
         ggml_cgraph * gf = ggml_new_graph_custom(ctx, t->graph_size, true);
         ggml_build_forward_expand(gf, loss);
         ggml_cgraph * gb = with_backward(t, ctx, gf, loss);
@@ -357,17 +409,7 @@ static int eval_recompute(atod_trainer * t, const atod_batch * b, float * logp_o
         if (dh != nullptr) {
             ggml_set_output(dh);
         }
-        std::vector<std::pair<ggml_tensor *, const float *>> extra = { { h, xs[il].data() } };
-        if (g != nullptr) {
-            extra.push_back({ g, dy.data() });
-        }
-        bool ok = run(t, gb, in, b, extra, err, n_err);
-        if (ok && il == L) {
-            ggml_backend_tensor_get(logp, logp_out, 0, ggml_nbytes(logp));
-            float l = 0;
-            ggml_backend_tensor_get(loss, &l, 0, sizeof(l));
-            *loss_out = l;
-        }
+        bool ok = run(t, gb, in, b, { { h, xs[il].data() }, { g, dy.data() } }, err, n_err);
         if (ok && dh != nullptr) {
             ggml_backend_tensor_get(dh, dy.data(), 0, hn * sizeof(float));
         } else if (ok) {

@@ -334,6 +334,7 @@ extern "C" struct atod_trainer * atod_train_init(const atod_train_params * p, ch
                 ggml_is_quantized(t->layers[0].wq->type) ? "; quantized base: backward through frozen weights runs on the CPU" : "");
     }
 
+    t->head_chunk = p->head_chunk;
     t->graph_size = 4096 + (size_t) t->n_layer * 1024;
     // per micro-batch: the tensors, the forward+backward graph and its re-collected copy (graph.cpp)
     t->meta.resize(ggml_tensor_overhead() * t->graph_size + 2 * ggml_graph_overhead_custom(t->graph_size, true));

@@ -49,6 +49,7 @@ type Config struct {
 	// checkpointing), so one layer's activations are alive at a time; same
 	// numbers, a little more compute.
 	Recompute bool
+	HeadChunk int // targets per chunk of the recomputed output head; 0 = logits near 16 MiB a chunk
 }
 
 // registry names of the GPU backends, as C strings for the lifetime of the program
@@ -136,6 +137,7 @@ func New(modelPath string, cfg Config) (*Learner, error) {
 		lora_rank:    C.int32_t(cfg.Rank),
 		lora_alpha:   C.float(cfg.Alpha),
 		lora_targets: C.uint32_t(bits),
+		head_chunk:   C.int32_t(cfg.HeadChunk),
 	}
 	if cfg.FullWeights {
 		p.full_weights = 1

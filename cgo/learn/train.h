@@ -32,6 +32,7 @@ struct atod_train_params {
     int32_t  lora_rank;
     float    lora_alpha;
     uint32_t lora_targets;
+    int32_t  head_chunk;   // targets per chunk of the recomputed output head; 0: logits near 16 MiB a chunk
 };
 
 // One micro-batch: n_seq sequences padded to n_tok tokens each (row-major, seq-major).

@@ -75,6 +75,7 @@ struct atod_trainer {
     ggml_backend_t cpu = nullptr, gpu = nullptr;
     ggml_backend_sched_t sched = nullptr;
     size_t graph_size = 0;
+    int head_chunk = 0; // see atod_train_params
     std::vector<uint8_t> meta; // reused metadata arena of the per-micro-batch context
 };
 
