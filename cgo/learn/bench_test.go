@@ -264,3 +264,35 @@ func TestBenchMemoryChild(t *testing.T) {
 	}
 	fmt.Printf("working_set_mb %.0f\n", (vmHWM(t)-loaded)/1024)
 }
+
+// TestBenchQuantizedTrain times a LoRA step (Recompute, 1×1,024 tokens) on the
+// 100M model with an f16 base and with its Q4_K_M and Q8_0 quantizations.
+func TestBenchQuantizedTrain(t *testing.T) {
+	skipUnlessBench(t)
+	dir := t.TempDir()
+	o := tinymodel.Options100M()
+	o.F16 = true
+	f16 := filepath.Join(dir, "f16.gguf")
+	if err := tinymodel.Write(f16, o); err != nil {
+		t.Fatal(err)
+	}
+	speed := map[string]float64{}
+	for _, typ := range []string{"f16", "q4_k_m", "q8_0"} {
+		path := f16
+		if typ != "f16" {
+			path = filepath.Join(dir, typ+".gguf")
+			if err := llama.Quantize(f16, path, typ, benchThreads()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cfg := testConfig()
+		cfg.Threads, cfg.Recompute = benchThreads(), true
+		tr := newLearner(t, path, cfg)
+		seqs := benchBatch(tr.VocabSize(), 1, 1024)
+		step := median(t, 3, func() error { _, err := tr.Step([][]model.TrainSeq{seqs}); return err })
+		speed[typ] = 1024 / step.wall.Seconds()
+		fmt.Printf("bench: train_tokens_per_s_100m_1x1024_%s = %.0f tokens/s\n", typ, speed[typ])
+	}
+	fmt.Printf("bench: train_q4_k_m_vs_f16_speed = %.2f x\n", speed["q4_k_m"]/speed["f16"])
+	fmt.Printf("bench: train_q8_0_vs_f16_speed = %.2f x\n", speed["q8_0"]/speed["f16"])
+}

@@ -199,7 +199,8 @@ static void protect_backward_inputs(ggml_cgraph * gf) {
 // with the same broadcasting over dims 2 and 3. So every out_prod is rewritten in
 // place, with Wᵀ of frozen weights from the trainer's cache and other transposed
 // copies made once per tensor, and the graph re-collected so that copies precede
-// their uses. Quantized operands keep out_prod (its CPU kernel dequantizes rows).
+// their uses. A quantized weight is dequantized to F32 first (ggml's out_prod
+// would dequantize row by row, several times slower still).
 static ggml_cgraph * out_prod_to_mul_mat(const atod_trainer * t, ggml_context * ctx, ggml_cgraph * gf) {
     std::unordered_map<const ggml_tensor *, ggml_tensor *> transposed = t->transposed;
     auto tr = [&](ggml_tensor * x) {
@@ -212,10 +213,14 @@ static ggml_cgraph * out_prod_to_mul_mat(const atod_trainer * t, ggml_context * 
     const int n = ggml_graph_n_nodes(gf);
     for (int i = 0; i < n; i++) {
         ggml_tensor * node = ggml_graph_node(gf, i);
-        if (node->op != GGML_OP_OUT_PROD || ggml_is_quantized(node->src[0]->type)) {
+        if (node->op != GGML_OP_OUT_PROD) {
             continue;
         }
-        ggml_tensor * a = tr(node->src[0]), * b = tr(node->src[1]);
+        ggml_tensor * a = node->src[0];
+        // A quantized frozen weight is dequantized, transposed, for this graph only:
+        // with Recompute that is one layer's matrices at a time.
+        a = ggml_is_quantized(a->type) ? ggml_cont(ctx, ggml_transpose(ctx, ggml_cast(ctx, a, GGML_TYPE_F32))) : tr(a);
+        ggml_tensor * b = tr(node->src[1]);
         node->op = GGML_OP_MUL_MAT;
         memset(node->op_params, 0, sizeof(node->op_params));
         node->src[0] = a;
