@@ -227,18 +227,21 @@ func TestBenchTrainMemory(t *testing.T) {
 			if err != nil {
 				t.Fatalf("child: %v\n%s", err, out)
 			}
-			var mb float64
+			var mb, loaded float64
 			for _, l := range strings.Split(string(out), "\n") {
-				if _, err := fmt.Sscanf(l, "working_set_mb %f", &mb); err == nil {
-					break
-				}
+				fmt.Sscanf(l, "working_set_mb %f", &mb)
+				fmt.Sscanf(l, "loaded_mb %f", &loaded)
 			}
-			name := "train_working_set_mb_100m_1x" + n
+			suffix := ""
 			if rc == "1" {
-				name += "_recompute"
+				suffix = "_recompute"
 			}
+			name := "train_working_set_mb_100m_1x" + n + suffix
 			ws[name] = mb
 			fmt.Printf("bench: %s = %.0f MB\n", name, mb)
+			if n == "512" { // the model as the learner holds it, transposed copies included
+				fmt.Printf("bench: train_learner_loaded_mb_100m%s = %.0f MB\n", suffix, loaded)
+			}
 		}
 	}
 	fmt.Printf("bench: train_working_set_2x_len_ratio = %.2f x\n", ws["train_working_set_mb_100m_1x1024"]/ws["train_working_set_mb_100m_1x512"])
@@ -254,10 +257,13 @@ func TestBenchMemoryChild(t *testing.T) {
 	n, _ := strconv.Atoi(f[1])
 	cfg := testConfig()
 	cfg.Threads, cfg.Recompute = benchThreads(), f[2] == "1"
+	debug.FreeOSMemory()
+	before := vmRSS()
 	tr := newLearner(t, f[0], cfg)
 	seqs := benchBatch(tr.VocabSize(), 1, n)
 	debug.FreeOSMemory()
 	loaded := vmRSS()
+	fmt.Printf("loaded_mb %.0f\n", (loaded-before)/1024)
 	os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) // restart VmHWM from here (Linux)
 	if _, err := tr.Step([][]model.TrainSeq{seqs}); err != nil {
 		t.Fatal(err)

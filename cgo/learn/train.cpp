@@ -211,9 +211,11 @@ static bool setup_params(atod_trainer * t, const atod_train_params * p, char * e
     return true;
 }
 
-// LoRA mode: a transposed copy of each frozen F32/F16/BF16 matrix in host memory,
-// so that backward computes input gradients with mul_mat (see graph.cpp); this
-// doubles the memory of those weights.
+// LoRA mode with keep_transposed: a transposed copy of each frozen F32/F16/BF16
+// matrix in host memory, so that backward computes input gradients with mul_mat
+// (see graph.cpp) without transposing them each time; this doubles the memory of
+// those weights. Without it each graph transposes the weights it uses (one
+// layer's, recomputing).
 static bool cache_transposed(atod_trainer * t, char * err, size_t n_err) {
     std::vector<ggml_tensor *> ws;
     for (const atod_layer & o : t->layers) {
@@ -322,7 +324,7 @@ extern "C" struct atod_trainer * atod_train_init(const atod_train_params * p, ch
     t->kq_scale    = hp.f_attention_scale == 0.0f ? 1.0f / sqrtf((float) t->n_embd_head) : hp.f_attention_scale;
     t->rope        = rope_params(t->model);
 
-    if (!setup_params(t, p, err, n_err) || (!t->full_weights && !cache_transposed(t, err, n_err))) {
+    if (!setup_params(t, p, err, n_err) || (!t->full_weights && p->keep_transposed && !cache_transposed(t, err, n_err))) {
         atod_train_free(t);
         return nullptr;
     }

@@ -46,8 +46,9 @@ type Config struct {
 	MinLRRatio                         float32 // linear warmup, then cosine decay to LR*MinLRRatio at TotalSteps
 	MaxSeqLen                          int
 	// Recompute: backward rebuilds each layer from its saved input (activation
-	// checkpointing), so one layer's activations are alive at a time; same
-	// numbers, a little more compute.
+	// checkpointing), so one layer's activations, and transposes of its frozen
+	// weights, are alive at a time; same numbers, more compute. Without it the
+	// learner keeps a transposed copy of every frozen F32/F16 matrix.
 	Recompute bool
 	HeadChunk int // targets per chunk of the recomputed output head; 0 = logits near 16 MiB a chunk
 }
@@ -138,6 +139,9 @@ func New(modelPath string, cfg Config) (*Learner, error) {
 		lora_alpha:   C.float(cfg.Alpha),
 		lora_targets: C.uint32_t(bits),
 		head_chunk:   C.int32_t(cfg.HeadChunk),
+	}
+	if !cfg.Recompute { // the whole-graph backward would transpose every weight at once: keep them
+		p.keep_transposed = 1
 	}
 	if cfg.FullWeights {
 		p.full_weights = 1
