@@ -37,9 +37,30 @@ type Need struct {
 // Opener loads models for a config: native.Open in the atod command, fakes in tests.
 type Opener func(cfg *Config, need Need) (*Models, error)
 
-// SyncWeights hands the learner's trained weights to the student through the
-// file at path.
+// loraGiver is a learner that shows its LoRA weights in memory (cgo/learn's).
+type loraGiver interface{ LoRA() map[string][]float32 }
+
+// loraTaker is a student that takes them into its loaded adapter (native's).
+type loraTaker interface {
+	SetLoRA(map[string][]float32) (bool, error)
+}
+
+// SyncWeights hands the learner's trained weights to the student: in memory
+// when both can (LoRA, once an adapter is loaded), else through the file at path.
 func (m *Models) SyncWeights(path string) error {
+	if g, ok := m.Learner.(loraGiver); ok {
+		if t, ok := m.Student.(loraTaker); ok {
+			if w := g.LoRA(); w != nil {
+				done, err := t.SetLoRA(w)
+				if err != nil {
+					return fmt.Errorf("hand over trained weights: %w", err)
+				}
+				if done {
+					return nil
+				}
+			}
+		}
+	}
 	if err := m.Learner.SaveWeights(path); err != nil {
 		return fmt.Errorf("save trained weights: %w", err)
 	}

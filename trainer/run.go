@@ -104,7 +104,9 @@ func Run(cfg *Config, o RunOptions) (*Summary, error) {
 	for _, n := range models.Notes {
 		fmt.Fprintln(o.Log, n)
 	}
-	weightsPath := filepath.Join(dir, weightsFile)
+	// How trained weights first reach the student (every step in full-weights
+	// mode); LoRA weights then go in memory (Models.SyncWeights).
+	weightsPath := filepath.Join(dir, ".weights.gguf")
 	if ckptDir != "" {
 		if err := models.Learner.LoadState(filepath.Join(ckptDir, stateFile)); err != nil {
 			return nil, fmt.Errorf("resume: %w", err)

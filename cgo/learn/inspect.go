@@ -49,6 +49,20 @@ func (t *Learner) SetParam(name string, v []float32) error {
 	return nil
 }
 
+// LoRA is the adapter's current weights by tensor name (NAME.lora_a, NAME.lora_b,
+// as SaveAdapter writes them), shared with the learner until its next Step;
+// nil in FullWeights mode.
+func (t *Learner) LoRA() map[string][]float32 {
+	if t.cfg.FullWeights {
+		return nil
+	}
+	out := make(map[string][]float32, len(t.params))
+	for _, q := range t.params {
+		out[q.name] = q.data
+	}
+	return out
+}
+
 // Gradients computes the step's loss and ∂L/∂θ for every trainable tensor without
 // updating anything.
 func (t *Learner) Gradients(micro [][]model.TrainSeq) (float32, map[string][]float32, error) {

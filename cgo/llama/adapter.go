@@ -1,13 +1,16 @@
 package llama
 
 /*
+#cgo CXXFLAGS: -std=c++17
 #include <stdlib.h>
 #include "atod.h"
 */
 import "C"
 
 import (
+	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"unsafe"
 )
@@ -69,4 +72,47 @@ func (a *Adapter) drop(c *Context) {
 	a.mu.Lock()
 	delete(a.users, c)
 	a.mu.Unlock()
+}
+
+// Set overwrites the adapter's tensors in place with weights keyed as in its
+// GGUF (BASE.lora_a, BASE.lora_b; F32, ggml order), as a trainer's new step
+// gives them; the contexts using it drop their KV caches, which were computed
+// with the old weights. The adapter's shape does not change.
+func (a *Adapter) Set(weights map[string][]float32) error {
+	if a.a == nil {
+		return errors.New("set adapter weights: the adapter is closed")
+	}
+	for name, v := range weights {
+		base, isB := strings.CutSuffix(name, ".lora_b")
+		if !isB {
+			var ok bool
+			if base, ok = strings.CutSuffix(name, ".lora_a"); !ok {
+				return fmt.Errorf("set adapter weights: %q is not a LoRA tensor name", name)
+			}
+		}
+		if len(v) == 0 {
+			return fmt.Errorf("set adapter weights: %s is empty", name)
+		}
+		b := C.int(0)
+		if isB {
+			b = 1
+		}
+		cb := C.CString(base)
+		var errBuf [256]C.char
+		rc := C.atod_adapter_set(a.a, cb, b, (*C.float)(&v[0]), C.size_t(len(v)), &errBuf[0], C.size_t(len(errBuf)))
+		C.free(unsafe.Pointer(cb))
+		if rc != 0 {
+			return fmt.Errorf("set adapter weights: %s", C.GoString(&errBuf[0]))
+		}
+	}
+	a.mu.Lock()
+	users := make([]*Context, 0, len(a.users))
+	for c := range a.users {
+		users = append(users, c)
+	}
+	a.mu.Unlock()
+	for _, c := range users {
+		c.ClearAll()
+	}
+	return nil
 }

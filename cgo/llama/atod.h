@@ -51,6 +51,10 @@ typedef struct atod_ctx atod_ctx;
 atod_ctx * atod_ctx_new(struct llama_model * model, struct llama_context_params cparams);
 void       atod_ctx_free(atod_ctx * c);
 int        atod_ctx_set_adapter(atod_ctx * c, struct llama_adapter_lora * adapter, float scale);
+
+// Overwrite lora_a (is_b 0) or lora_b of the pair for base tensor name base with n F32 values (adapter_set.cpp).
+int atod_adapter_set(struct llama_adapter_lora * a, const char * base, int is_b, const float * data, size_t n,
+                     char * err, size_t n_err);
 struct llama_context * atod_ctx_llama(atod_ctx * c);
 // The logits reduction's threads, and how many logits each thread gets at least.
 void       atod_ctx_set_reduce(atod_ctx * c, int64_t chunk, int32_t n_threads);

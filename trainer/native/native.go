@@ -162,6 +162,15 @@ func (n *lm) LoadWeights(path string) error {
 	return nil
 }
 
+// SetLoRA hands the student new LoRA weights in memory, into the adapter loaded
+// last; false when none is loaded (the first weights come from a file).
+func (n *lm) SetLoRA(w map[string][]float32) (bool, error) {
+	if n.full || n.adapter == nil {
+		return false, nil
+	}
+	return true, n.adapter.Set(w)
+}
+
 func (n *lm) Close() {
 	if n.Context != nil {
 		n.Context.Close()

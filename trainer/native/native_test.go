@@ -1,6 +1,7 @@
 package native
 
 import (
+	"fmt"
 	"io"
 	"math"
 	"os"
@@ -295,5 +296,67 @@ func TestTokenBudgetMicroBatches(t *testing.T) {
 	}
 	if worst > 1e-5 {
 		t.Errorf("log-probs after the update differ by %g", worst)
+	}
+}
+
+// After the first step's file, the learner's weights reach the student in
+// memory, and the student scores as it would with the file.
+func TestInMemoryHandoffMatchesFile(t *testing.T) {
+	cfg := nativeConfig(t, "optim.lr=0.05")
+	a, err := Open(cfg, trainer.Need{Student: true, Learner: true, NSeq: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	toks, err := a.Student.Tokenize("the kitchen has a red apple on the table", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seq := model.TrainSeq{Tokens: toks, Mask: make([]bool, len(toks)), Weights: make([]float32, len(toks))}
+	for i := 1; i < len(toks); i++ {
+		seq.Mask[i], seq.Weights[i] = true, 1
+	}
+	score := func(lm model.LM) []float32 {
+		r, err := lm.Score([]model.ScoreRequest{{Tokens: toks, From: 1}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r[0].LogProbs
+	}
+	dir := t.TempDir()
+	var before []float32
+	for step := 1; step <= 3; step++ {
+		if _, err := a.Learner.Step([][]model.TrainSeq{{seq}}); err != nil {
+			t.Fatal(err)
+		}
+		sync := filepath.Join(dir, fmt.Sprintf("sync-%d.gguf", step))
+		if err := a.SyncWeights(sync); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(sync); (err == nil) != (step == 1) {
+			t.Errorf("step %d: sync file written %v, want only at step 1 (then in memory)", step, err == nil)
+		}
+		// The same weights through a file, into a fresh student.
+		file := filepath.Join(dir, fmt.Sprintf("file-%d.gguf", step))
+		if err := a.Learner.SaveWeights(file); err != nil {
+			t.Fatal(err)
+		}
+		b, err := Open(cfg, trainer.Need{Student: true, NSeq: 1, Weights: file})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, want := score(a.Student), score(b.Student)
+		b.Close()
+		worst := 0.0
+		for i := range want {
+			worst = max(worst, math.Abs(float64(got[i]-want[i])))
+		}
+		if worst > 1e-6 {
+			t.Errorf("step %d: in-memory weights score %.3g away from the file's", step, worst)
+		}
+		if before != nil && math.Abs(float64(got[0]-before[0])) < 1e-6 {
+			t.Errorf("step %d: the student did not change", step)
+		}
+		before = got
 	}
 }
