@@ -3,7 +3,6 @@ package gguf
 import (
 	"fmt"
 	"io"
-	"strings"
 )
 
 // MergeLoRA writes base with a LoRA adapter folded in:
@@ -13,10 +12,12 @@ import (
 func MergeLoRA(basePath, adapterPath, outPath string) error {
 	base, err := Open(basePath)
 	if err != nil {
-		if strings.Contains(err.Error(), "unsupported tensor type") {
-			return fmt.Errorf("merge: %s has quantized tensors; merging needs an f32/f16 base (export the adapter alone and serve it with --lora): %w", basePath, err)
-		}
 		return fmt.Errorf("merge: %w", err)
+	}
+	for _, t := range base.Tensors {
+		if t.Type != F32 && t.Type != F16 {
+			return fmt.Errorf("merge: %s has quantized tensors (%s is %s); merging needs an f32/f16 base (export the adapter alone and serve it with --lora)", basePath, t.Name, t.Type)
+		}
 	}
 	ad, err := Open(adapterPath)
 	if err != nil {

@@ -70,6 +70,10 @@ func (w *Writer) AddTensor(name string, typ TensorType, shape []uint64, data []b
 // AddTensorFunc adds a tensor whose data fill writes when the file is written;
 // fill must write exactly the tensor's byte size.
 func (w *Writer) AddTensorFunc(name string, typ TensorType, shape []uint64, fill func(io.Writer) error) {
+	if typ != F32 && typ != F16 {
+		w.fail(fmt.Errorf("tensor %q: the writer takes f32 and f16 tensors, not %s", name, typ))
+		return
+	}
 	size, err := tensorSize(typ, shape)
 	if err != nil {
 		w.fail(fmt.Errorf("tensor %q: %w", name, err))
@@ -90,15 +94,27 @@ func (w *Writer) fail(err error) {
 }
 
 func tensorSize(typ TensorType, shape []uint64) (uint64, error) {
-	es, err := typ.ElemSize()
-	if err != nil {
-		return 0, err
-	}
 	if len(shape) == 0 || len(shape) > 4 {
 		return 0, fmt.Errorf("%d dimensions, want 1..4", len(shape))
 	}
-	n := uint64(es)
-	for _, d := range shape {
+	per, block := uint64(1), uint64(1) // bytes per block of elements along shape[0]
+	if b, ok := blocks[typ]; ok {
+		block, per = b[0], b[1]
+	} else {
+		es, err := typ.ElemSize()
+		if err != nil {
+			return 0, err
+		}
+		per = uint64(es)
+	}
+	if shape[0]%block != 0 {
+		return 0, fmt.Errorf("quantized type %s: rows of %d elements are not whole blocks of %d", typ, shape[0], block)
+	}
+	n := per
+	for i, d := range shape {
+		if i == 0 {
+			d /= block
+		}
 		if d == 0 {
 			return 0, fmt.Errorf("zero dimension in %v", shape)
 		}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/atod-dev/atod/cgo/llama"
+	"github.com/atod-dev/atod/gguf"
 	"github.com/atod-dev/atod/model"
 	"github.com/atod-dev/atod/tinymodel"
 )
@@ -54,6 +55,18 @@ func TestQuantize(t *testing.T) {
 			t.Fatalf("%s: %v", c.typ, err)
 		}
 		qs, _ := os.Stat(out)
+		// atod's GGUF reader sizes quantized tensors by their blocks.
+		g, err := gguf.Open(out)
+		if err != nil {
+			t.Fatalf("%s: read header: %v", c.typ, err)
+		}
+		var data uint64
+		for _, ti := range g.Tensors {
+			data += ti.Size
+		}
+		if data > uint64(qs.Size()) || data < uint64(qs.Size())*9/10 {
+			t.Errorf("%s: tensors of %d bytes in a file of %d", c.typ, data, qs.Size())
+		}
 		worst := off(score(loadModel(t, out)))
 		errs[c.typ] = worst
 		t.Logf("%s: %d → %d bytes, max |Δ log-prob| %.3g (another random model: %.3g)", c.typ, st.Size(), qs.Size(), worst, far)
