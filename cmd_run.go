@@ -31,6 +31,7 @@ func init() {
 		Flags: []cli.Flag{
 			&cli.GenericFlag{Name: "set", Usage: "override a config key (repeatable)", Value: &setList{}},
 			&cli.StringFlag{Name: "resume", Usage: "continue the run in this directory from its last checkpoint"},
+			&cli.BoolFlag{Name: "dry-run", Usage: "print the memory plan and stop"},
 		},
 		Action: func(c *cli.Context) error {
 			sets := *c.Generic("set").(*setList)
@@ -50,6 +51,19 @@ func init() {
 			cfg, err := trainer.LoadConfig(path, sets)
 			if err != nil {
 				return err
+			}
+			plan, err := cfg.MemoryPlan()
+			if err != nil {
+				return err
+			}
+			plan.Write(os.Stdout)
+			if c.Bool("dry-run") {
+				return nil
+			}
+			if cfg.Backend.MemoryCheck {
+				if err := plan.Fits(); err != nil {
+					return fmt.Errorf("%w (backend.memory_check = false runs it anyway)", err)
+				}
 			}
 			stop, release := trainer.StopOnSignal(os.Stderr)
 			defer release()

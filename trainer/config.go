@@ -122,9 +122,10 @@ type CheckpointConfig struct {
 }
 
 type BackendConfig struct {
-	Device    string `toml:"device"` // auto | cpu | cuda | metal
-	Threads   int    `toml:"threads"`
-	GPULayers int    `toml:"gpu_layers"`
+	Device      string `toml:"device"` // auto | cpu | cuda | metal
+	Threads     int    `toml:"threads"`
+	GPULayers   int    `toml:"gpu_layers"`
+	MemoryCheck bool   `toml:"memory_check"` // refuse a run whose memory plan exceeds the available memory
 }
 
 // DefaultConfig is the base every config file overrides.
@@ -144,7 +145,7 @@ func DefaultConfig() Config {
 		Eval:       EvalConfig{Every: 10, Tasks: 16, Split: "test", Teacher: true},
 		Checkpoint: CheckpointConfig{Every: 5},
 		Record:     RecordConfig{Episodes: 2, Eval: true},
-		Backend:    BackendConfig{Device: "auto", GPULayers: -1},
+		Backend:    BackendConfig{Device: "auto", GPULayers: -1, MemoryCheck: true},
 	}
 }
 

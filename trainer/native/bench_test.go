@@ -3,8 +3,13 @@ package native
 import (
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"testing"
+	"time"
+
+	"github.com/atod-dev/atod/model"
 
 	"github.com/atod-dev/atod/trainer"
 )
@@ -40,4 +45,71 @@ func TestBenchStepShares(t *testing.T) {
 			"and backward over all of it, while sampling decodes the prompt once (forward only) plus the action tokens\n",
 			float64(seqToks)/float64(toks))
 	}
+}
+
+// TestBenchRealStep is one household step (8 episodes × 6 turns) with the
+// real-shape models scripts/bench-real.sh builds (ATOD_BENCH_STUDENT,
+// ATOD_BENCH_TEACHER), then llama.cpp's prefill of as many tokens in as many
+// sequences on the student: per-phase seconds, peak RSS against the memory
+// plan, and training ÷ prefill, measured side by side in one process.
+func TestBenchRealStep(t *testing.T) {
+	student, teacher := os.Getenv("ATOD_BENCH_STUDENT"), os.Getenv("ATOD_BENCH_TEACHER")
+	if student == "" || teacher == "" {
+		t.Skip("run by scripts/bench-real.sh")
+	}
+	name := os.Getenv("ATOD_BENCH_NAME")
+	cfg := trainer.DefaultConfig()
+	cfg.Student.Model, cfg.Teacher.Model = student, teacher
+	cfg.OutDir, cfg.Steps = filepath.Join(t.TempDir(), "run"), 1
+	cfg.Rollout.TasksPerStep, cfg.Rollout.GroupSize, cfg.Rollout.MaxTurns = 2, 4, 6
+	cfg.Sampling.MaxTokens = 32
+	cfg.Eval.Tasks = 0
+	cfg.Backend.Threads = 2
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	plan, err := cfg.MemoryPlan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan.Write(os.Stderr)
+	if _, err := trainer.Run(&cfg, trainer.RunOptions{Open: Open, Log: os.Stderr}); err != nil {
+		t.Fatal(err)
+	}
+	ms := readTrain(t, cfg.OutDir)
+	m := ms[0]
+	peak := m.PeakRSSMB
+	fmt.Printf("bench: real_%s_rollout_s = %.1f s\n", name, m.RolloutS)
+	fmt.Printf("bench: real_%s_score_s = %.1f s\n", name, m.ScoreS)
+	fmt.Printf("bench: real_%s_train_s = %.1f s\n", name, m.TrainS)
+	fmt.Printf("bench: real_%s_sync_s = %.2f s\n", name, m.SyncS)
+	fmt.Printf("bench: real_%s_seq_tokens = %d tokens\n", name, m.SeqTokens)
+	fmt.Printf("bench: real_%s_action_tokens = %d tokens\n", name, m.Tokens)
+	fmt.Printf("bench: real_%s_peak_rss_mb = %.0f MB\n", name, peak)
+	fmt.Printf("bench: real_%s_plan_mb = %.0f MB\n", name, float64(plan.Total)/(1<<20))
+	fmt.Printf("bench: real_%s_plan_vs_peak = %.2f x\n", name, float64(plan.Total)/(1<<20)/peak)
+
+	// llama.cpp's prefill of as many tokens, in sequences as long, on the student.
+	n := cfg.Rollout.TasksPerStep * cfg.Rollout.GroupSize
+	each := m.SeqTokens / n
+	models, err := Open(&cfg, trainer.Need{Student: true, NSeq: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer models.Close()
+	rng := rand.New(rand.NewPCG(1, 2))
+	start := time.Now()
+	for range n {
+		toks := make([]int32, each)
+		for i := range toks {
+			toks[i] = int32(rng.IntN(models.Student.VocabSize() - 256))
+		}
+		models.Student.ClearAll()
+		if _, err := models.Student.Score([]model.ScoreRequest{{Tokens: toks, From: 1}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	prefill := time.Since(start).Seconds()
+	fmt.Printf("bench: real_%s_prefill_s = %.1f s\n", name, prefill)
+	fmt.Printf("bench: real_%s_train_vs_prefill = %.2f x\n", name, m.TrainS/prefill)
 }

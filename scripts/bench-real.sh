@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# make bench-real: one household step (8 episodes × 6 turns) with random-weight
+# models of real shapes and Llama 3's real tokenizer: a qwen2.5-0.5b-shape
+# student in f16 and Q4_K_M, a llama-3.2-1b-shape Q4_K_M teacher. Models are
+# built once into BENCH_DIR (default build/bench-real) and reused. Prints
+# `bench:` lines; each student runs in a process of its own (peak RSS).
+# About 15 minutes on 2 cores; run it alone.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dir=${BENCH_DIR:-build/bench-real}
+mkdir -p "$dir"
+make -s atod
+eval "$(make -s env)"
+vocab="$(go list -m -f '{{.Dir}}' github.com/ollama/ollama)/tokenizer/testdata/llama3.2"
+if [ ! -f "$dir/student-f16.gguf" ]; then
+	./atod model new "$dir/student-f16.gguf" --preset qwen2.5-0.5b --llama3-vocab "$vocab" --f16
+fi
+if [ ! -f "$dir/student-q4_k_m.gguf" ]; then
+	./atod model quantize "$dir/student-f16.gguf" "$dir/student-q4_k_m.gguf" q4_k_m
+fi
+if [ ! -f "$dir/teacher-q4_k_m.gguf" ]; then
+	./atod model new "$dir/teacher-f16.gguf" --preset llama-3.2-1b --llama3-vocab "$vocab" --f16 --seed 2
+	./atod model quantize "$dir/teacher-f16.gguf" "$dir/teacher-q4_k_m.gguf" q4_k_m
+	rm -f "$dir/teacher-f16.gguf"
+fi
+go test -c -o "$dir/native.test" ./trainer/native
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+for s in f16 q4_k_m; do
+	ATOD_BENCH_STUDENT="$dir/student-$s.gguf" ATOD_BENCH_TEACHER="$dir/teacher-q4_k_m.gguf" ATOD_BENCH_NAME=$s \
+		"$dir/native.test" -test.run '^TestBenchRealStep$' -test.v -test.timeout 60m 2>"$dir/$s.log" | grep '^bench:' | tee -a "$out"
+done
+awk '/^bench: real_f16_train_s =/ {f=$4} /^bench: real_q4_k_m_train_s =/ {q=$4}
+	END { if (q > 0) printf "bench: real_q4_vs_f16_train_speed = %.2f x\n", f / q }' "$out"

@@ -1,0 +1,192 @@
+package trainer
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/atod-dev/atod/gguf"
+)
+
+// shape is what the memory plan needs of a model file.
+type shape struct {
+	layers, embd, heads, kvHeads, headDim, ff, vocab int
+	weights, matrices                                int64 // tensor bytes; of those, the F32/F16 2-D matrices the learner transposes
+	quantized                                        bool
+}
+
+func readShape(path string) (shape, error) {
+	f, err := gguf.Open(path)
+	if err != nil {
+		return shape{}, err
+	}
+	u := func(key string) int {
+		v, _ := f.Get(key)
+		switch x := v.(type) {
+		case uint32:
+			return int(x)
+		case int32:
+			return int(x)
+		case uint64:
+			return int(x)
+		}
+		return 0
+	}
+	a, _ := f.Get("general.architecture")
+	arch, _ := a.(string)
+	s := shape{layers: u(arch + ".block_count"), embd: u(arch + ".embedding_length"), heads: u(arch + ".attention.head_count"),
+		kvHeads: u(arch + ".attention.head_count_kv"), headDim: u(arch + ".attention.key_length"), ff: u(arch + ".feed_forward_length")}
+	if toks, ok := f.Get("tokenizer.ggml.tokens"); ok {
+		if t, ok := toks.([]string); ok {
+			s.vocab = len(t)
+		}
+	}
+	if s.kvHeads == 0 {
+		s.kvHeads = s.heads
+	}
+	if s.headDim == 0 && s.heads > 0 {
+		s.headDim = s.embd / s.heads
+	}
+	if s.layers == 0 || s.embd == 0 || s.heads == 0 || s.vocab == 0 {
+		return s, fmt.Errorf("%s: no llama-family shape (%s.block_count, embedding_length, head_count, tokens)", path, arch)
+	}
+	for _, t := range f.Tensors {
+		s.weights += int64(t.Size)
+		s.quantized = s.quantized || t.Type.Quantized()
+		if len(t.Shape) == 2 && !t.Type.Quantized() && (t.Name != "token_embd.weight" || !hasTensor(f, "output.weight")) {
+			s.matrices += int64(t.Size)
+		}
+	}
+	return s, nil
+}
+
+func hasTensor(f *gguf.File, name string) bool { _, ok := f.Tensor(name); return ok }
+
+// PlanItem is one component of the memory plan.
+type PlanItem struct {
+	Name  string
+	Bytes int64
+	Why   string
+}
+
+// Plan is the memory a run is expected to need on the CPU, by component.
+type Plan struct {
+	Items     []PlanItem
+	Total     int64
+	Available int64 // MemAvailable of the machine; 0 where unknown
+}
+
+// MemoryPlan estimates a run's peak memory from its config and the models'
+// headers, before anything is loaded.
+func (c *Config) MemoryPlan() (*Plan, error) {
+	st, err := readShape(c.Student.Model)
+	if err != nil {
+		return nil, fmt.Errorf("plan: student: %w", err)
+	}
+	tt, err := readShape(c.Teacher.Model)
+	if err != nil {
+		return nil, fmt.Errorf("plan: teacher: %w", err)
+	}
+	nseq := int64(c.Rollout.TasksPerStep * c.Rollout.GroupSize)
+	cells := int64(c.Rollout.Context) * nseq
+	const f32, ubatch = 4, 512
+	kv := func(s shape) int64 { return cells * int64(s.layers) * 2 * int64(s.kvHeads*s.headDim) * f32 }
+	// llama.cpp reserves its compute buffer for the worst batch: attention
+	// scores over the whole unified cache, and the logits of a full batch.
+	compute := func(s shape) int64 {
+		return cells*ubatch*int64(s.heads)*f32 + ubatch*int64(s.vocab)*f32 + ubatch*int64(4*s.embd+3*s.ff)*f32
+	}
+	// The learner's micro-batch: at most optim.micro_tokens, or one sequence of rollout.context.
+	n := int64(max(c.Optim.MicroTokens, c.Rollout.Context))
+	T := int64(c.Rollout.Context)
+	E, F, L, H := int64(st.embd), int64(st.ff), int64(st.layers), int64(st.heads)
+	attention := 4 * H * T * T * f32 // scores and softmax, and their gradients
+	activations := n * (8*E + 6*F) * f32
+	layerWeights := E*(2*H*int64(st.headDim)+2*int64(st.kvHeads*st.headDim)) + 3*E*F
+	var learner int64
+	var why string
+	if c.Optim.Recompute {
+		w := layerWeights * f32 // one layer's weights dequantized and transposed
+		if !st.quantized {
+			w = st.matrices / max(L, 1)
+		}
+		learner = (L+1)*E*n*f32 + T*T*f32 + attention + activations + w + 4*(16<<20)
+		why = "saved hidden states, one layer's activations and attention, the output head in chunks"
+	} else {
+		learner = L*(attention+activations) + T*T*f32 + n*int64(st.vocab)*f32*3
+		if !st.quantized {
+			learner += st.matrices // the transposed copy of the base
+		}
+		why = "every layer's activations and attention, every target's logits, transposed weights"
+	}
+	rank := int64(c.LoRA.Rank)
+	lora := rank * L * int64(len(c.LoRA.Targets)) * (E + max(E, F)) * f32 * 5 // values, Adam moments, gradient, graph copy
+	if c.LoRA.FullWeights {
+		lora = st.weights / 2 * f32 * 5 // every weight as F32 (f16 files), moments, gradient, copy
+	}
+	p := &Plan{Items: []PlanItem{
+		{"student weights", st.weights, c.Student.Model},
+		{"teacher weights", tt.weights, c.Teacher.Model},
+		{"learner's base", st.weights, "the learner maps the student's file again"},
+		{"student KV cache", kv(st), fmt.Sprintf("%d sequences × %d tokens, f32", nseq, c.Rollout.Context)},
+		{"teacher KV cache", kv(tt), fmt.Sprintf("%d sequences × %d tokens, f32", nseq, c.Rollout.Context)},
+		{"student compute buffer", compute(st), "llama.cpp's worst-case batch"},
+		{"teacher compute buffer", compute(tt), "llama.cpp's worst-case batch"},
+		{"training working set", learner, why},
+		{"trainable weights", lora, "with AdamW state"},
+		{"runtime", 300 << 20, "Go, llama.cpp and ggml, rollouts"},
+	}}
+	for _, it := range p.Items {
+		p.Total += it.Bytes
+	}
+	p.Available = memAvailable()
+	return p, nil
+}
+
+// memAvailable is the kernel's estimate of memory available to a new process.
+func memAvailable() int64 {
+	f, err := os.Open("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var kb int64
+		if _, err := fmt.Sscanf(sc.Text(), "MemAvailable: %d kB", &kb); err == nil {
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+func gb(b int64) string { return fmt.Sprintf("%.2f GB", float64(b)/(1<<30)) }
+
+// Write prints the plan as a table.
+func (p *Plan) Write(w io.Writer) {
+	fmt.Fprintln(w, "memory plan (CPU):")
+	for _, it := range p.Items {
+		fmt.Fprintf(w, "  %-24s %10s  %s\n", it.Name, gb(it.Bytes), it.Why)
+	}
+	avail := "unknown"
+	if p.Available > 0 {
+		avail = gb(p.Available)
+	}
+	fmt.Fprintf(w, "  %-24s %10s  (available: %s)\n", "total", gb(p.Total), avail)
+}
+
+// Fits fails, naming the keys that shrink the plan, when it exceeds the
+// available memory.
+func (p *Plan) Fits() error {
+	if p.Available == 0 || p.Total <= p.Available {
+		return nil
+	}
+	var b strings.Builder
+	p.Write(&b)
+	return fmt.Errorf("the run needs about %s and %s is available:\n%s"+
+		"lower rollout.tasks_per_step × rollout.group_size or rollout.context (KV caches, compute buffers), "+
+		"optim.micro_tokens or keep optim.recompute on (training), or use quantized models (atod model quantize)",
+		gb(p.Total), gb(p.Available), b.String())
+}

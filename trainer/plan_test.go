@@ -1,0 +1,60 @@
+package trainer
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/atod-dev/atod/tinymodel"
+)
+
+// The plan reads the models' shapes from their headers: the weights are the
+// files' tensor bytes, the KV caches hand-computed; an oversized run fails
+// naming the keys to change.
+func TestMemoryPlan(t *testing.T) {
+	dir := t.TempDir()
+	o := tinymodel.DefaultOptions() // 4 layers, 2 KV heads of 32
+	s, te := filepath.Join(dir, "s.gguf"), filepath.Join(dir, "t.gguf")
+	if err := tinymodel.Write(s, o); err != nil {
+		t.Fatal(err)
+	}
+	o.Layers = 6
+	if err := tinymodel.Write(te, o); err != nil {
+		t.Fatal(err)
+	}
+	c := DefaultConfig()
+	c.Student.Model, c.Teacher.Model = s, te
+	c.Rollout.TasksPerStep, c.Rollout.GroupSize, c.Rollout.Context = 2, 4, 1024
+	p, err := c.MemoryPlan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	items := map[string]int64{}
+	for _, it := range p.Items {
+		items[it.Name] = it.Bytes
+	}
+	st, _ := os.Stat(s)
+	if w := items["student weights"]; w > st.Size() || w < st.Size()*9/10 {
+		t.Errorf("student weights %d bytes, file %d", w, st.Size())
+	}
+	// 8 sequences × 1024 cells × layers × (K and V) × 2 heads × 32 × 4 bytes
+	if want := int64(8*1024*4*2*2*32*4) * 3 / 2; items["teacher KV cache"] != want || items["student KV cache"] != want*2/3 {
+		t.Errorf("KV caches %d and %d, want %d and %d", items["student KV cache"], items["teacher KV cache"], want*2/3, want)
+	}
+	var sum int64
+	for _, it := range p.Items {
+		sum += it.Bytes
+	}
+	if sum != p.Total || p.Fits() != nil && p.Available > p.Total {
+		t.Errorf("total %d of items summing to %d", p.Total, sum)
+	}
+	p.Available = p.Total / 2
+	if err := p.Fits(); err == nil || !strings.Contains(err.Error(), "rollout.context") || !strings.Contains(err.Error(), "total") {
+		t.Errorf("an oversized plan: %v", err)
+	}
+	c.Teacher.Model = filepath.Join(dir, "missing.gguf")
+	if _, err := c.MemoryPlan(); err == nil || !strings.Contains(err.Error(), "teacher") {
+		t.Errorf("missing teacher: %v", err)
+	}
+}
