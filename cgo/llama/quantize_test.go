@@ -8,7 +8,6 @@ import (
 
 	"github.com/atod-dev/atod/cgo/llama"
 	"github.com/atod-dev/atod/gguf"
-	"github.com/atod-dev/atod/model"
 	"github.com/atod-dev/atod/tinymodel"
 )
 
@@ -18,17 +17,7 @@ import (
 func TestQuantize(t *testing.T) {
 	dir := t.TempDir()
 	base := loadModel(t, tinyPath)
-	toks, err := base.Tokenize("the kitchen has a red apple on the table and a knife in drawer 2", false, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	score := func(m *llama.Model) []float32 {
-		res, err := newContext(t, m, 128, 1).Score([]model.ScoreRequest{{Tokens: toks, From: 1}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return res[0].LogProbs
-	}
+	score := func(m *llama.Model) []float32 { return scoreSentence(t, base, m) }
 	want := score(base)
 	off := func(got []float32) float64 {
 		worst := 0.0

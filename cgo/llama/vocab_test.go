@@ -104,17 +104,7 @@ func TestPaddedTeacherVocab(t *testing.T) {
 	_, err := llama.TeacherVocab(p, s)
 	wantErr(t, "student longer than the teacher", err, "cannot score")
 
-	toks, err := s.Tokenize("the kitchen has a red apple on the table and a knife in drawer 2", false, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	score := func(m *llama.Model) []float32 {
-		res, err := newContext(t, m, 128, 1).Score([]model.ScoreRequest{{Tokens: toks, From: 1}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return res[0].LogProbs
-	}
+	score := func(m *llama.Model) []float32 { return scoreSentence(t, s, m) }
 	worst := func(a, b []float32) float64 {
 		d := 0.0
 		for i := range a {
@@ -132,4 +122,18 @@ func TestPaddedTeacherVocab(t *testing.T) {
 	if d := worst(a, live); d < 1e-3 {
 		t.Errorf("padding rows with logit 0 change the log-probs by only %g", d)
 	}
+}
+
+// scoreSentence is m's log-probs of a fixed sentence as tok tokenizes it.
+func scoreSentence(t *testing.T, tok, m *llama.Model) []float32 {
+	t.Helper()
+	toks, err := tok.Tokenize("the kitchen has a red apple on the table and a knife in drawer 2", false, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := newContext(t, m, 128, 1).Score([]model.ScoreRequest{{Tokens: toks, From: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res[0].LogProbs
 }
