@@ -20,7 +20,7 @@ type Options struct {
 	F16                                       bool // f16 matrices (norms stay f32)
 	Tied                                      bool // no output.weight: tied to token_embd
 	Seed                                      int64
-	Corpus                                    string // tokenizer training text; "" = built-in corpus
+	Corpus                                    string  // tokenizer training text; "" = built-in corpus
 	HeadSize                                  int     // per attention head; 0 = Embd/Heads (qwen3 has its own)
 	RopeBase                                  float32 // 0 = 10000
 	// Vocab, when set, is a real tokenizer's tokenizer.* keys, written instead

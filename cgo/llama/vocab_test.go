@@ -95,7 +95,7 @@ func TestPaddedTeacherVocab(t *testing.T) {
 		t.Fatal(err)
 	}
 	rewrite(t, base, plain, 0, 0, constDim)
-	rewrite(t, base, padded, 40, -100, constDim) // with dimension 0 held, logits hundreds below the real ones
+	rewrite(t, base, padded, 40, -100, constDim)                       // with dimension 0 held, logits hundreds below the real ones
 	rewrite(t, base, filepath.Join(dir, "live.gguf"), 40, 0, constDim) // padding logits 0: they take probability
 	s, p := loadModel(t, plain), loadModel(t, padded)
 	if n, err := llama.TeacherVocab(s, p); err != nil || n != 40 {
