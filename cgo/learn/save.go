@@ -138,7 +138,7 @@ func (t *Learner) SaveState(path string) error {
 	return nil
 }
 
-// LoadState restores what SaveState wrote; the trainer must have the same
+// LoadState restores what SaveState wrote; the learner must have the same
 // trainable tensors (same base model, mode, rank and targets).
 func (t *Learner) LoadState(path string) error {
 	if err := t.loadState(path); err != nil {
@@ -173,9 +173,9 @@ func (t *Learner) loadState(path string) error {
 		return fmt.Errorf("state version %d, want %d", hdr.Version, stateVersion)
 	}
 	if int(hdr.N) != len(t.params) {
-		return fmt.Errorf("%d tensors in state, trainer has %d", hdr.N, len(t.params))
+		return fmt.Errorf("%d tensors in state, the learner has %d", hdr.N, len(t.params))
 	}
-	// decode everything before touching the trainer, so a bad file changes nothing
+	// decode everything before touching the learner, so a bad file changes nothing
 	vals := make([][3][]float32, len(t.params))
 	for i, q := range t.params {
 		var nl uint16
@@ -191,7 +191,7 @@ func (t *Learner) loadState(path string) error {
 			return err
 		}
 		if string(name) != q.name || ne != q.ne {
-			return fmt.Errorf("tensor %d is %s %v in state, %s %v in trainer", i, name, ne, q.name, q.ne)
+			return fmt.Errorf("tensor %d is %s %v in state, %s %v in the learner", i, name, ne, q.name, q.ne)
 		}
 		for k := range vals[i] {
 			vals[i][k] = make([]float32, len(q.data))

@@ -1,4 +1,4 @@
-// Trainer setup: load the base model with llama.cpp (CPU, or GPU layers when a GPU
+// Learner setup: load the base model with llama.cpp (CPU, or GPU layers when a GPU
 // backend is registered), collect the tensors the graph needs, create the trainable
 // tensors and the backend scheduler.
 #include "trainer.hpp"
