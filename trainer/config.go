@@ -126,6 +126,7 @@ type BackendConfig struct {
 	Threads     int    `toml:"threads"`
 	GPULayers   int    `toml:"gpu_layers"`
 	MemoryCheck bool   `toml:"memory_check"` // refuse a run whose memory plan exceeds the available memory
+	KVF16       bool   `toml:"kv_f16"`       // f16 KV caches with flash attention: half the memory, log-probs within ~1e-3
 }
 
 // DefaultConfig is the base every config file overrides.

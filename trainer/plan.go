@@ -92,7 +92,11 @@ func (c *Config) MemoryPlan() (*Plan, error) {
 	nseq := int64(c.Rollout.TasksPerStep * c.Rollout.GroupSize)
 	cells := int64(c.Rollout.Context) * nseq
 	const f32, ubatch = 4, 512
-	kv := func(s shape) int64 { return cells * int64(s.layers) * 2 * int64(s.kvHeads*s.headDim) * f32 }
+	kvBytes, kvType := int64(f32), "f32"
+	if c.Backend.KVF16 {
+		kvBytes, kvType = 2, "f16"
+	}
+	kv := func(s shape) int64 { return cells * int64(s.layers) * 2 * int64(s.kvHeads*s.headDim) * kvBytes }
 	// llama.cpp's compute buffer as batches touch it: the logits and
 	// activations of a full batch. It reserves attention scores over the whole
 	// unified cache too, but rollouts' batches touch little of that
@@ -133,8 +137,8 @@ func (c *Config) MemoryPlan() (*Plan, error) {
 		{"student weights", st.weights, c.Student.Model},
 		{"teacher weights", tt.weights, c.Teacher.Model},
 		{"learner's base", st.weights, "the learner maps the student's file again"},
-		{"student KV cache", kv(st), fmt.Sprintf("%d sequences × %d tokens, f32", nseq, c.Rollout.Context)},
-		{"teacher KV cache", kv(tt), fmt.Sprintf("%d sequences × %d tokens, f32", nseq, c.Rollout.Context)},
+		{"student KV cache", kv(st), fmt.Sprintf("%d sequences × %d tokens, %s", nseq, c.Rollout.Context, kvType)},
+		{"teacher KV cache", kv(tt), fmt.Sprintf("%d sequences × %d tokens, %s", nseq, c.Rollout.Context, kvType)},
 		{"student compute buffer", compute(st), "llama.cpp's, as a full batch touches it"},
 		{"teacher compute buffer", compute(tt), "llama.cpp's, as a full batch touches it"},
 		{"training working set", learner, why},
@@ -189,7 +193,7 @@ func (p *Plan) Fits() error {
 	var b strings.Builder
 	p.Write(&b)
 	return fmt.Errorf("the run needs about %s and %s is available:\n%s"+
-		"lower rollout.tasks_per_step × rollout.group_size or rollout.context (KV caches, compute buffers), "+
+		"lower rollout.tasks_per_step × rollout.group_size or rollout.context, or set backend.kv_f16 (KV caches), "+
 		"optim.micro_tokens or keep optim.recompute on (training), or use quantized models (atod model quantize)",
 		gb(p.Total), gb(p.Available), b.String())
 }

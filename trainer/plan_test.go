@@ -42,6 +42,10 @@ func TestMemoryPlan(t *testing.T) {
 	if want := int64(8*1024*4*2*2*32*4) * 3 / 2; items["teacher KV cache"] != want || items["student KV cache"] != want*2/3 {
 		t.Errorf("KV caches %d and %d, want %d and %d", items["student KV cache"], items["teacher KV cache"], want*2/3, want)
 	}
+	c.Backend.KVF16 = true
+	if h, _ := c.MemoryPlan(); h.Items[3].Bytes != items["student KV cache"]/2 {
+		t.Errorf("f16 KV cache %d bytes, f32 %d", h.Items[3].Bytes, items["student KV cache"])
+	}
 	var sum int64
 	for _, it := range p.Items {
 		sum += it.Bytes

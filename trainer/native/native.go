@@ -19,7 +19,7 @@ import (
 // must be the student's, plus padding ids at most (llama.TeacherVocab).
 func Open(cfg *trainer.Config, need trainer.Need) (*trainer.Models, error) {
 	mp := llama.ModelParams{Backend: cfg.Backend.Device, GPULayers: cfg.Backend.GPULayers, Threads: cfg.Backend.Threads}
-	cp := llama.ContextParams{NCtx: cfg.Rollout.Context, NSeq: max(1, need.NSeq), Threads: cfg.Backend.Threads}
+	cp := llama.ContextParams{NCtx: cfg.Rollout.Context, NSeq: max(1, need.NSeq), Threads: cfg.Backend.Threads, KVF16: cfg.Backend.KVF16}
 	ms := &trainer.Models{}
 	ok := false
 	defer func() {

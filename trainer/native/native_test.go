@@ -360,3 +360,19 @@ func TestInMemoryHandoffMatchesFile(t *testing.T) {
 		before = got
 	}
 }
+
+// backend.kv_f16 runs with f16 KV caches: greedy rollouts (the same tokens)
+// get log-probs close to the f32 ones' (the first step's reverse KL within 1 %).
+func TestNativeKVF16(t *testing.T) {
+	var kl [2]float64
+	for i, set := range []string{"backend.kv_f16=false", "backend.kv_f16=true"} {
+		cfg := nativeConfig(t, "steps=1", "eval.tasks=0", "sampling.temperature=0", set)
+		if _, err := trainer.Run(cfg, trainer.RunOptions{Open: Open, Log: io.Discard}); err != nil {
+			t.Fatal(err)
+		}
+		kl[i] = float64(readTrain(t, cfg.OutDir)[0].ReverseKL)
+	}
+	if math.Abs(kl[1]-kl[0]) > 0.01*math.Abs(kl[0]) {
+		t.Errorf("reverse KL %v with f32 KV, %v with f16", kl[0], kl[1])
+	}
+}
