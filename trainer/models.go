@@ -15,15 +15,16 @@ type Models struct {
 	Notes   []string // what the opener found worth telling (a padded teacher vocabulary)
 }
 
-// Close releases every model.
+// Close releases every model, the learner first: it may train over the
+// student's loaded weights.
 func (m *Models) Close() {
+	if m.Learner != nil {
+		m.Learner.Close()
+	}
 	for _, lm := range []model.LM{m.Student, m.Teacher} {
 		if lm != nil {
 			lm.Close()
 		}
-	}
-	if m.Learner != nil {
-		m.Learner.Close()
 	}
 }
 

@@ -133,10 +133,14 @@ func (c *Config) MemoryPlan() (*Plan, error) {
 	if c.LoRA.FullWeights {
 		lora = st.weights / 2 * f32 * 5 // every weight as F32 (f16 files), moments, gradient, copy
 	}
+	base, baseWhy := st.weights, "the learner maps the student's file again"
+	if !c.LoRA.FullWeights && !st.quantized {
+		base, baseWhy = 0, "the learner trains over the student's loaded weights"
+	}
 	p := &Plan{Items: []PlanItem{
 		{"student weights", st.weights, c.Student.Model},
 		{"teacher weights", tt.weights, c.Teacher.Model},
-		{"learner's base", st.weights, "the learner maps the student's file again"},
+		{"learner's base", base, baseWhy},
 		{"student KV cache", kv(st), fmt.Sprintf("%d sequences × %d tokens, %s", nseq, c.Rollout.Context, kvType)},
 		{"teacher KV cache", kv(tt), fmt.Sprintf("%d sequences × %d tokens, %s", nseq, c.Rollout.Context, kvType)},
 		{"student compute buffer", compute(st), "llama.cpp's, as a full batch touches it"},

@@ -144,3 +144,48 @@ func TestQuantizedGradientsMatchF32(t *testing.T) {
 		}
 	}
 }
+
+// A learner over the sampler's loaded model (one copy of the base) computes
+// what a learner over its own copy does, and leaves that model usable.
+func TestLearnerOverSharedModel(t *testing.T) {
+	path := tinyModel(t, tinyOpts("qwen2"))
+	m, err := llama.LoadModel(path, llama.ModelParams{Backend: "cpu", Threads: 1, NoRepack: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	cfg := loraConfig()
+	cfg.Recompute = true
+	own := newLearner(t, path, cfg)
+	cfg.Over = m
+	shared := newLearner(t, path, cfg)
+	micro := gradBatch(own.VocabSize())
+	lo, gOwn, err := own.Gradients(micro)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls, gs, err := shared.Gradients(micro)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lo != ls {
+		t.Errorf("loss %v over its own copy, %v over the shared model", lo, ls)
+	}
+	for name, g := range gOwn {
+		for i := range g {
+			if g[i] != gs[name][i] {
+				t.Fatalf("%s[%d]: %v vs %v", name, i, g[i], gs[name][i])
+			}
+		}
+	}
+	shared.Close()
+	toks, _ := m.Tokenize("the kitchen", false, false)
+	c, err := m.NewContext(llama.ContextParams{NCtx: 64, NSeq: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Score([]model.ScoreRequest{{Tokens: toks, From: 1}}); err != nil {
+		t.Errorf("the model after its learner closed: %v", err)
+	}
+}

@@ -302,7 +302,12 @@ extern "C" struct atod_trainer * atod_train_init(const atod_train_params * p, ch
     ggml_backend_dev_t devices[2] = { t->gpu ? dev : nullptr, nullptr };
     mp.devices = devices;
     // the Go side checked the file (llama.CheckGGUF) before calling in
-    t->model = llama_model_load_from_file(p->model_path, mp);
+    if (p->model != nullptr) {
+        t->model      = (llama_model *) p->model;
+        t->owns_model = false;
+    } else {
+        t->model = llama_model_load_from_file(p->model_path, mp);
+    }
     if (t->model == nullptr) {
         atod_set_err(err, n_err, "llama.cpp cannot load %s", p->model_path);
         atod_train_free(t);
@@ -330,8 +335,8 @@ extern "C" struct atod_trainer * atod_train_init(const atod_train_params * p, ch
     }
     if (t->gpu) {
         // Untested here (no GPU): ops the GPU backend lacks run on the CPU. Input
-        // gradients through F32/F16 weights are mul_mats (graph.cpp), but through a
-        // quantized weight they stay out_prod, which CUDA supports for F32 only.
+        // gradients are mul_mats (graph.cpp), through a quantized weight of its
+        // dequantized transpose.
         fprintf(stderr, "atod train: computing on %s, CPU fallback%s\n", t->backend_name.c_str(),
                 ggml_is_quantized(t->layers[0].wq->type) ? "; quantized base: backward through frozen weights runs on the CPU" : "");
     }
@@ -354,7 +359,7 @@ extern "C" void atod_train_free(atod_trainer * t) {
     if (t->buf_wt) ggml_backend_buffer_free(t->buf_wt);
     if (t->ctx_wt) ggml_free(t->ctx_wt);
     if (t->ctx_params) ggml_free(t->ctx_params);
-    if (t->model) llama_model_free(t->model);
+    if (t->model && t->owns_model) llama_model_free(t->model);
     if (t->gpu) ggml_backend_free(t->gpu);
     if (t->cpu) ggml_backend_free(t->cpu);
     delete t;

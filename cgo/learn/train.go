@@ -51,6 +51,10 @@ type Config struct {
 	// learner keeps a transposed copy of every frozen F32/F16 matrix.
 	Recompute bool
 	HeadChunk int // targets per chunk of the recomputed output head; 0 = logits near 16 MiB a chunk
+	// Over, when set, is the sampler's loaded model (loaded with NoRepack) to
+	// train over instead of loading the file again: one copy of the base. LoRA
+	// only; the model must outlive the learner.
+	Over *llama.Model
 }
 
 // registry names of the GPU backends, as C strings for the lifetime of the program
@@ -139,6 +143,12 @@ func New(modelPath string, cfg Config) (*Learner, error) {
 		lora_alpha:   C.float(cfg.Alpha),
 		lora_targets: C.uint32_t(bits),
 		head_chunk:   C.int32_t(cfg.HeadChunk),
+	}
+	if cfg.Over != nil {
+		if cfg.FullWeights {
+			return nil, errors.New("train config: FullWeights trains its own copy of the model, not a shared one")
+		}
+		p.model = cfg.Over.Handle()
 	}
 	if !cfg.Recompute { // the whole-graph backward would transpose every weight at once: keep them
 		p.keep_transposed = 1

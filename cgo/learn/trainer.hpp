@@ -45,6 +45,7 @@ struct atod_rope {
 
 struct atod_trainer {
     llama_model * model = nullptr;
+    bool          owns_model = true; // false: the sampler's model, which it frees
     std::string   model_path;
     std::string   arch;
     std::string   backend_name;

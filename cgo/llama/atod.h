@@ -25,7 +25,7 @@ ggml_backend_dev_t atod_find_gpu(const char * reg_name); // first GPU of that ba
 // Returns 0, or -1 with a message in err.
 int atod_check_gguf(const char * path, bool want_adapter, char * arch, size_t arch_len, char * err, size_t err_len);
 
-struct llama_model * atod_model_load(const char * path, ggml_backend_dev_t dev, int32_t n_gpu_layers);
+struct llama_model * atod_model_load(const char * path, ggml_backend_dev_t dev, int32_t n_gpu_layers, bool no_repack);
 int32_t atod_vocab_diff(const struct llama_vocab * a, const struct llama_vocab * b); // first differing token, -1 if equal
 
 // contexts (context.c)

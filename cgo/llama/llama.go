@@ -92,6 +92,9 @@ type ModelParams struct {
 	Backend   string // "auto" or "" (a GPU if one is registered, else CPU), "cpu", "cuda", "metal"
 	GPULayers int    // layers offloaded to the GPU; -1 all
 	Threads   int    // default CPU threads of the model's contexts; 0 = runtime.NumCPU()
+	// NoRepack keeps weights in their file layout (no repacked CPU buffers), as
+	// a learner training over the same model needs.
+	NoRepack bool
 }
 
 // Model is a loaded GGUF model. Its methods are safe for concurrent use.
@@ -121,7 +124,9 @@ func LoadModel(path string, p ModelParams) (*Model, error) {
 	}
 	cpath := C.CString(path)
 	defer C.free(unsafe.Pointer(cpath))
-	r := lockedCall(func() *C.struct_llama_model { return C.atod_model_load(cpath, dev, C.int32_t(layers)) })
+	r := lockedCall(func() *C.struct_llama_model {
+		return C.atod_model_load(cpath, dev, C.int32_t(layers), C.bool(p.NoRepack))
+	})
 	if r.v == nil {
 		return nil, fmt.Errorf("load model %s: %w", path, r.err("llama.cpp could not load it"))
 	}
@@ -182,6 +187,9 @@ func (m *Model) Close() {
 		m.m = nil
 	}
 }
+
+// Handle is the struct llama_model, for cgo/learn to train over; valid until Close.
+func (m *Model) Handle() unsafe.Pointer { return unsafe.Pointer(m.m) }
 
 func (m *Model) Arch() string            { return m.arch }
 func (m *Model) NParams() uint64         { return uint64(C.llama_model_n_params(m.m)) }

@@ -122,10 +122,11 @@ int atod_check_gguf(const char * path, bool want_adapter, char * arch, size_t ar
     return rc;
 }
 
-struct llama_model * atod_model_load(const char * path, ggml_backend_dev_t dev, int32_t n_gpu_layers) {
+struct llama_model * atod_model_load(const char * path, ggml_backend_dev_t dev, int32_t n_gpu_layers, bool no_repack) {
     ggml_backend_dev_t devs[2] = { dev, NULL }; // dev NULL: an empty list, so the CPU only
     struct llama_model_params mp = llama_model_default_params();
     mp.devices = devs;
+    mp.use_extra_bufts = !no_repack;
     mp.n_gpu_layers = dev ? n_gpu_layers : 0;
     return llama_model_load_from_file(path, mp);
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/atod-dev/atod/cgo/learn"
 	"github.com/atod-dev/atod/cgo/llama"
+	"github.com/atod-dev/atod/gguf"
 	"github.com/atod-dev/atod/model"
 	"github.com/atod-dev/atod/trainer"
 )
@@ -29,8 +30,14 @@ func Open(cfg *trainer.Config, need trainer.Need) (*trainer.Models, error) {
 	}()
 	var sm, tm *llama.Model
 	var err error
+	// One copy of the base: a LoRA learner trains over the sampler's model. An
+	// unquantized one only, because sharing takes llama.cpp's repacked CPU
+	// weights (its fast quantized matmuls) away from the sampler.
+	share := need.Student && need.Learner && !cfg.LoRA.FullWeights && !quantized(cfg.Student.Model)
 	if need.Student {
-		if sm, err = llama.LoadModel(cfg.Student.Model, mp); err != nil {
+		smp := mp
+		smp.NoRepack = share
+		if sm, err = llama.LoadModel(cfg.Student.Model, smp); err != nil {
 			return nil, fmt.Errorf("load student %s: %w", cfg.Student.Model, err)
 		}
 		if ms.Student, err = newLM(sm, cfg.Student.Model, cp, mp, cfg.LoRA.FullWeights); err != nil {
@@ -75,6 +82,9 @@ func Open(cfg *trainer.Config, need trainer.Need) (*trainer.Models, error) {
 		if tc.FullWeights {
 			tc.Rank, tc.Alpha, tc.Targets = 0, 0, nil
 		}
+		if share {
+			tc.Over = sm
+		}
 		l, err := learn.New(cfg.Student.Model, tc)
 		if err != nil {
 			return nil, fmt.Errorf("training graph for %s: %w", cfg.Student.Model, err)
@@ -83,6 +93,21 @@ func Open(cfg *trainer.Config, need trainer.Need) (*trainer.Models, error) {
 	}
 	ok = true
 	return ms, nil
+}
+
+// quantized says whether the model file has quantized weights (false when
+// unreadable: loading it reports that).
+func quantized(path string) bool {
+	f, err := gguf.Open(path)
+	if err != nil {
+		return false
+	}
+	for _, t := range f.Tensors {
+		if t.Type.Quantized() {
+			return true
+		}
+	}
+	return false
 }
 
 // lm is a llama.cpp model with one context. In full-weights mode the trained
