@@ -156,10 +156,14 @@ func Run(cfg *trainer.Config, o Options, open trainer.Opener) (*Result, error) {
 			continue
 		}
 		// Full weights: Out is a whole model; LoRA: an adapter over the base.
-		if err := models.SyncWeights(o.Out); err != nil {
-			return nil, fmt.Errorf("%s: %w", o.Out, err)
+		// Written every time: the student may take later weights in memory.
+		if err := models.Learner.SaveWeights(o.Out); err != nil {
+			return nil, fmt.Errorf("save %s: %w", o.Out, err)
 		}
 		if len(ev.Tasks) > 0 {
+			if err := models.SyncWeights(o.Out); err != nil {
+				return nil, fmt.Errorf("%s: %w", o.Out, err)
+			}
 			if err := evaluate(e); err != nil {
 				return nil, err
 			}

@@ -3,6 +3,8 @@
 package sft
 
 import (
+	"bytes"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -104,4 +106,36 @@ func scoreDemos(t *testing.T, cfg *trainer.Config, path string, env envs.Env, de
 		seqs = append(seqs, s...)
 	}
 	return maskedNLL(t, ms.Student, seqs)
+}
+
+// With LoRA, the student takes later weights in memory, but Out is still the
+// last epoch's adapter: evaluating after every epoch writes the file the run
+// without evaluations writes.
+func TestSFTLoRAWritesTheLastEpoch(t *testing.T) {
+	dir := t.TempDir()
+	cfg := trainer.DefaultConfig()
+	cfg.Env.Options = map[string]any{"max_receptacles": 3, "max_objects": 1}
+	cfg.Rollout.Context, cfg.Backend.Threads = 1024, 2
+	cfg.LoRA.Rank, cfg.LoRA.Alpha = 4, 8
+	cfg.Optim.LR = 1e-2
+	o := tinymodel.DefaultOptions()
+	o.Layers, o.Embd, o.FF, o.Context = 2, 32, 96, 1024
+	cfg.Student.Model = filepath.Join(dir, "init.gguf")
+	if err := tinymodel.Write(cfg.Student.Model, o); err != nil {
+		t.Fatal(err)
+	}
+	run := func(name string, evalTasks int) []byte {
+		out := filepath.Join(dir, name)
+		if _, err := Run(&cfg, Options{Out: out, Tasks: 3, Epochs: 3, Batch: 2, EvalTasks: evalTasks, EvalSplit: "test", EvalEvery: 1}, native.Open); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	if a, b := run("evaluated.gguf", 1), run("plain.gguf", 0); !bytes.Equal(a, b) {
+		t.Error("the adapter written with evaluations differs from the one written without")
+	}
 }
