@@ -113,9 +113,10 @@ static ggml_tensor * build_layer(const atod_trainer * t, ggml_context * ctx, int
 }
 
 // Logits [n_vocab, n_tgt] of the positions that predict the targets, from the last hidden state.
+// RMS norm is per position, so the predicting positions are picked first and
+// only they are normed.
 static ggml_tensor * build_head(const atod_trainer * t, ggml_context * ctx, const atod_inputs & in, ggml_tensor * x) {
-    x = norm(t, ctx, x, t->output_norm);
-    x = ggml_get_rows(ctx, x, in.rows); // only the predicting positions reach the output head
+    x = norm(t, ctx, ggml_get_rows(ctx, x, in.rows), t->output_norm);
     ggml_tensor * logits = mm(t, ctx, t->output, x);
     if (t->output_b) logits = ggml_add(ctx, logits, t->output_b);
     return logits;
@@ -311,8 +312,7 @@ static ggml_tensor * hidden_input(const atod_trainer * t, ggml_context * ctx, in
 // x, in chunks of targets small enough that a chunk's [n_vocab, chunk] logits
 // (with their softmax and gradients) stay near 16 MiB: at a real vocabulary the
 // logits of every target at once are the largest tensor of a step. It writes the
-// log-probs and the loss, and dx = ∂loss/∂x summed over the chunks. RMS norm is
-// per position, so norming the chunk's rows is norming x and picking them.
+// log-probs and the loss, and dx = ∂loss/∂x summed over the chunks.
 static int eval_head_chunks(atod_trainer * t, const atod_batch * b, const std::vector<float> & x, std::vector<float> & dx,
                             float * logp_out, double * loss_out, char * err, size_t n_err) {
     const int64_t n = (int64_t) b->n_tok * b->n_seq;
@@ -328,11 +328,8 @@ static int eval_head_chunks(atod_trainer * t, const atod_batch * b, const std::v
         ggml_context * ctx = new_ctx(t);
         atod_inputs in = new_inputs(ctx, &c);
         ggml_tensor * h = hidden_input(t, ctx, n, true, "h");
-        ggml_tensor * xr = norm(t, ctx, ggml_get_rows(ctx, h, in.rows), t->output_norm);
-        ggml_tensor * logits = mm(t, ctx, t->output, xr);
-        if (t->output_b) logits = ggml_add(ctx, logits, t->output_b);
         ggml_tensor * logp = nullptr;
-        ggml_tensor * loss = build_loss(t, ctx, in, logits, c.n_tgt, c.loss_scale, &logp);
+        ggml_tensor * loss = build_loss(t, ctx, in, build_head(t, ctx, in, h), c.n_tgt, c.loss_scale, &logp);
         ggml_cgraph * gf = ggml_new_graph_custom(ctx, t->graph_size, true);
         ggml_build_forward_expand(gf, loss);
         ggml_cgraph * gb = with_backward(t, ctx, gf, loss);
