@@ -64,6 +64,27 @@ func readShape(path string) (shape, error) {
 
 func hasTensor(f *gguf.File, name string) bool { _, ok := f.Tensor(name); return ok }
 
+// SharesBase says whether the learner trains over the student's loaded weights
+// (one copy of the base): in LoRA mode, for an unquantized student, because
+// sharing takes llama.cpp's repacked CPU weights (its fast quantized matmuls)
+// away from the sampler. An unreadable student file says no; loading it
+// reports why.
+func (c *Config) SharesBase() bool {
+	if c.LoRA.FullWeights {
+		return false
+	}
+	f, err := gguf.Open(c.Student.Model)
+	if err != nil {
+		return false
+	}
+	for _, t := range f.Tensors {
+		if t.Type.Quantized() {
+			return false
+		}
+	}
+	return true
+}
+
 // PlanItem is one component of the memory plan.
 type PlanItem struct {
 	Name  string
@@ -134,7 +155,7 @@ func (c *Config) MemoryPlan() (*Plan, error) {
 		lora = st.weights / 2 * f32 * 5 // every weight as F32 (f16 files), moments, gradient, copy
 	}
 	base, baseWhy := st.weights, "the learner maps the student's file again"
-	if !c.LoRA.FullWeights && !st.quantized {
+	if c.SharesBase() {
 		base, baseWhy = 0, "the learner trains over the student's loaded weights"
 	}
 	p := &Plan{Items: []PlanItem{

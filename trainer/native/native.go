@@ -9,7 +9,6 @@ import (
 
 	"github.com/atod-dev/atod/cgo/learn"
 	"github.com/atod-dev/atod/cgo/llama"
-	"github.com/atod-dev/atod/gguf"
 	"github.com/atod-dev/atod/model"
 	"github.com/atod-dev/atod/trainer"
 )
@@ -30,10 +29,7 @@ func Open(cfg *trainer.Config, need trainer.Need) (*trainer.Models, error) {
 	}()
 	var sm, tm *llama.Model
 	var err error
-	// One copy of the base: a LoRA learner trains over the sampler's model. An
-	// unquantized one only, because sharing takes llama.cpp's repacked CPU
-	// weights (its fast quantized matmuls) away from the sampler.
-	share := need.Student && need.Learner && !cfg.LoRA.FullWeights && !quantized(cfg.Student.Model)
+	share := need.Student && need.Learner && cfg.SharesBase() // one copy of the base
 	if need.Student {
 		smp := mp
 		smp.NoRepack = share
@@ -93,21 +89,6 @@ func Open(cfg *trainer.Config, need trainer.Need) (*trainer.Models, error) {
 	}
 	ok = true
 	return ms, nil
-}
-
-// quantized says whether the model file has quantized weights (false when
-// unreadable: loading it reports that).
-func quantized(path string) bool {
-	f, err := gguf.Open(path)
-	if err != nil {
-		return false
-	}
-	for _, t := range f.Tensors {
-		if t.Type.Quantized() {
-			return true
-		}
-	}
-	return false
 }
 
 // lm is a llama.cpp model with one context. In full-weights mode the trained
