@@ -176,11 +176,10 @@ func Run(cfg *Config, o RunOptions) (*Summary, error) {
 	interrupt := func(done int) (*Summary, error) {
 		prog.done()
 		if done > checkpointed {
-			if err := checkpoint(done); err != nil {
+			if err := checkpoint(done); err != nil { // writes the report too
 				return nil, err
 			}
-		}
-		if err := writeReport(dir); err != nil {
+		} else if err := writeReport(dir); err != nil {
 			return nil, err
 		}
 		sum.Steps, sum.Interrupted = done, true

@@ -54,23 +54,6 @@ func trainStep(cfg *Config, env envs.Env, models *Models, step int, weightsPath 
 	}
 	t2 := time.Now()
 	b := buildBatch(cfg, eps, m.Lambda)
-	if n := min(cfg.Rollout.TasksPerStep, cfg.Record.Episodes); n > 0 {
-		// The first episode of each of the first n groups.
-		var idx []int
-		for i, e := range eps {
-			if e.Rollout == 0 && len(idx) < n {
-				idx = append(idx, i)
-			}
-		}
-		sel, w, tw := make([]*rollout.Episode, len(idx)), make([][][]float32, len(idx)), make([][]float64, len(idx))
-		for j, i := range idx {
-			sel[j], w[j], tw[j] = eps[i], b.tokW[i], b.turnW[i]
-		}
-		recs := records(step, "train", "student", sel, cfg.Rollout.InvalidPenalty, piece(models.Student), w, tw)
-		if err := writeEpisodes(episodePath(cfg.OutDir, "train", step, ""), recs); err != nil {
-			return m, fmt.Errorf("record episodes: %w", err)
-		}
-	}
 	o := rollout.Summarise(eps, cfg.Rollout.InvalidPenalty)
 	m.Success, m.MeanReturn, m.EpisodeLen, m.InvalidRate = o.Success, o.MeanReturn, o.EpisodeLen, o.InvalidRate
 	m.ReverseKL, m.Tokens = jsonFloat(b.revKL), b.tokens
@@ -105,7 +88,25 @@ func trainStep(cfg *Config, env envs.Env, models *Models, step int, weightsPath 
 		m.TokensPerS = float64(b.tokens) / m.RolloutS
 	}
 	m.PeakRSSMB = peakRSSMB()
+	if err := recordStep(cfg, models.Student, step, eps, b); err != nil {
+		return m, fmt.Errorf("record episodes: %w", err)
+	}
 	return m, nil
+}
+
+// recordStep writes the first episode of each of the first record.episodes
+// groups, with the token and turn weights the learner was given, for atod view.
+func recordStep(cfg *Config, student model.LM, step int, eps []*rollout.Episode, b batch) error {
+	n := min(cfg.Rollout.TasksPerStep, cfg.Record.Episodes)
+	var sel []*rollout.Episode
+	var w [][][]float32
+	var tw [][]float64
+	for i, e := range eps {
+		if e.Rollout == 0 && len(sel) < n {
+			sel, w, tw = append(sel, e), append(w, b.tokW[i]), append(tw, b.turnW[i])
+		}
+	}
+	return writeEpisodes(episodePath(cfg.OutDir, "train", step, ""), records(step, "train", "student", sel, cfg.Rollout.InvalidPenalty, piece(student), w, tw))
 }
 
 // keepGroups leaves out every group with an episode the env kept failing:
