@@ -18,14 +18,7 @@ func TestMergeAdapterMatchesLoRA(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ms.Close()
-	toks, err := ms.Student.Tokenize("the kitchen has a red apple on the table", false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	seq := model.TrainSeq{Tokens: toks, Mask: make([]bool, len(toks)), Weights: make([]float32, len(toks))}
-	for i := 1; i < len(toks); i++ {
-		seq.Mask[i], seq.Weights[i] = true, 1
-	}
+	seq := sentence(t, ms.Student, "the kitchen has a red apple on the table")
 	for range 3 { // LoRA B starts at zero: a few steps make the adapter non-trivial
 		if _, err := ms.Learner.Step([][]model.TrainSeq{{seq}}); err != nil {
 			t.Fatal(err)
@@ -36,13 +29,7 @@ func TestMergeAdapterMatchesLoRA(t *testing.T) {
 	if err := ms.Learner.SaveWeights(adapter); err != nil {
 		t.Fatal(err)
 	}
-	score := func(lm model.LM) []float32 {
-		r, err := lm.Score([]model.ScoreRequest{{Tokens: toks, From: 1}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return r[0].LogProbs
-	}
+	score := func(lm model.LM) []float32 { return scoreTokens(t, lm, seq.Tokens) }
 	base := score(ms.Student)
 	if err := ms.Student.LoadWeights(adapter); err != nil {
 		t.Fatal(err)

@@ -72,6 +72,30 @@ func readTrain(t *testing.T, runDir string) []trainer.StepMetrics {
 	return train
 }
 
+// sentence is text as a training sequence: every token after the first a target of weight 1.
+func sentence(t *testing.T, lm model.LM, text string) model.TrainSeq {
+	t.Helper()
+	toks, err := lm.Tokenize(text, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := model.TrainSeq{Tokens: toks, Mask: make([]bool, len(toks)), Weights: make([]float32, len(toks))}
+	for i := 1; i < len(toks); i++ {
+		s.Mask[i], s.Weights[i] = true, 1
+	}
+	return s
+}
+
+// scoreTokens is lm's log-probs of toks[1:].
+func scoreTokens(t *testing.T, lm model.LM, toks []int32) []float32 {
+	t.Helper()
+	r, err := lm.Score([]model.ScoreRequest{{Tokens: toks, From: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r[0].LogProbs
+}
+
 // nativeConfig is a small household run on the tiny models.
 func nativeConfig(t *testing.T, sets ...string) *trainer.Config {
 	t.Helper()
@@ -243,24 +267,20 @@ func TestNativeFullWeights(t *testing.T) {
 // Micro-batches by token budget give the update of one big batch.
 func TestTokenBudgetMicroBatches(t *testing.T) {
 	cfg := nativeConfig(t, "optim.lr=0.05")
+	ms, err := Open(cfg, trainer.Need{Student: true, NSeq: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
 	var seqs []model.TrainSeq
 	for _, text := range []string{"a", "the kitchen has a red apple on the table", "go to drawer 2 and open it", "look",
 		"take the knife from the countertop and put it in the sink basin, then clean it"} {
-		ms, err := Open(cfg, trainer.Need{Student: true, NSeq: 1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		toks, err := ms.Student.Tokenize(strings.Repeat(text+" ", 3), false)
-		ms.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		s := model.TrainSeq{Tokens: toks, Mask: make([]bool, len(toks)), Weights: make([]float32, len(toks))}
-		for i := 1; i < len(toks); i++ {
-			s.Mask[i], s.Weights[i] = true, float32(i%3)-0.5
+		s := sentence(t, ms.Student, strings.Repeat(text+" ", 3))
+		for i := 1; i < len(s.Tokens); i++ {
+			s.Weights[i] = float32(i%3) - 0.5
 		}
 		seqs = append(seqs, s)
 	}
+	ms.Close()
 	micro := trainer.MicroBatches(seqs, 64)
 	if len(micro) < 3 {
 		t.Fatalf("%d micro-batches: the budget should split these", len(micro))
@@ -279,11 +299,7 @@ func TestTokenBudgetMicroBatches(t *testing.T) {
 		if err := ms.SyncWeights(path); err != nil {
 			t.Fatal(err)
 		}
-		res, err := ms.Student.Score([]model.ScoreRequest{{Tokens: seqs[4].Tokens, From: 1}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return st.Loss, res[0].LogProbs
+		return st.Loss, scoreTokens(t, ms.Student, seqs[4].Tokens)
 	}
 	l1, lp1 := after(micro)
 	l2, lp2 := after([][]model.TrainSeq{seqs})
@@ -308,21 +324,8 @@ func TestInMemoryHandoffMatchesFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	toks, err := a.Student.Tokenize("the kitchen has a red apple on the table", false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	seq := model.TrainSeq{Tokens: toks, Mask: make([]bool, len(toks)), Weights: make([]float32, len(toks))}
-	for i := 1; i < len(toks); i++ {
-		seq.Mask[i], seq.Weights[i] = true, 1
-	}
-	score := func(lm model.LM) []float32 {
-		r, err := lm.Score([]model.ScoreRequest{{Tokens: toks, From: 1}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return r[0].LogProbs
-	}
+	seq := sentence(t, a.Student, "the kitchen has a red apple on the table")
+	score := func(lm model.LM) []float32 { return scoreTokens(t, lm, seq.Tokens) }
 	dir := t.TempDir()
 	var before []float32
 	for step := 1; step <= 3; step++ {
