@@ -126,9 +126,9 @@ func (s *Server) charts(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		i, _ := strconv.Atoi(id)
-		name := s.run(i).Name
+		run := s.run(i)
+		name := run.Name
 		if r.URL.Query().Get("group") == "1" {
-			run := s.run(i)
 			name = strings.TrimSpace(run.Env + " " + run.Method)
 		}
 		ms = append(ms, trainer.RunMetrics{Name: name, Train: train, Eval: eval})
