@@ -2,19 +2,27 @@
 # The comparison table: for each env, at the same step budget and over several
 # seeds, GRPO, OPD, ATOD without T-DUR and ATOD train the same student from the
 # same teacher (the env's config, config.toml or configs/ENV.toml, with the
-# method's --set overrides of the schedule and T-DUR). The teacher and the student at start are the step-0
-# evaluations of those runs. Writes RUNS/results.md (mean ± std of the final
-# held-out success, read from each run's metrics.jsonl) and RUNS/ENV-success.svg.
+# method's --set overrides of the schedule and T-DUR). Every run plays the same
+# EVAL_TASKS held-out tasks (eval.seed = EVAL_SEED), so outcomes pair up by seed
+# and task; the teacher and the student at start are the step-0 evaluations of
+# the ATOD runs. Writes RUNS/results.md (held-out success with 95% bootstrap
+# intervals over seeds × tasks, ATOD's paired differences, the RL phase's group
+# statistics, all read from the runs' metrics.jsonl) and RUNS/ENV-success.svg.
 # Usage: scripts/compare.sh [ENV...]     (default: every env with models/ENV-{teacher,student}.gguf)
-# Env: ATOD (default ./atod), SEEDS (default "1 2 3"), STEPS (default 20),
-#      RUNS (default runs/compare), EXTRA (more --set arguments for every run),
+# Env: ATOD (default ./atod), SEEDS (default "1 2 3 4 5"), STEPS (default 20),
+#      EVAL_TASKS (default 64), EVAL_SEED (default 1000), RUNS (default runs/compare),
+#      VARIANTS (default "grpo opd atod-no-tdur atod"; more are defined below),
+#      EXTRA (more --set arguments for every run),
 #      JOBS (runs at once, default: the number of cores), THREADS (per run, default 1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ATOD=${ATOD:-./atod}
-SEEDS=${SEEDS:-1 2 3}
+SEEDS=${SEEDS:-1 2 3 4 5}
 STEPS=${STEPS:-20} # the configs' own budget
 RUNS=${RUNS:-runs/compare}
+EVAL_TASKS=${EVAL_TASKS:-64}
+EVAL_SEED=${EVAL_SEED:-1000}
+VARIANTS=${VARIANTS:-grpo opd atod-no-tdur atod}
 JOBS=${JOBS:-$(nproc)}
 THREADS=${THREADS:-1}
 [ -x "$ATOD" ] || { echo "build atod first: make" >&2; exit 1; }
@@ -43,7 +51,11 @@ declare -A METHODS=(
 run_one() {
 	local env=$1 variant=$2 seed=$3
 	local dir=$RUNS/$env/$variant-s$seed
-	local sets=(--set "steps=$STEPS" --set "seed=$seed" --set "out_dir=$dir" --set "backend.threads=$THREADS")
+	local sets=(--set "steps=$STEPS" --set "seed=$seed" --set "out_dir=$dir" --set "backend.threads=$THREADS"
+		--set "eval.tasks=$EVAL_TASKS" --set "eval.seed=$EVAL_SEED")
+	# The teacher plays the same tasks greedily in every run: once per seed is enough.
+	[ "$variant" = atod ] || sets+=(--set "eval.teacher=false")
+	[ -n "${METHODS[$variant]+set}" ] || { echo "unknown variant $variant: want one of ${!METHODS[*]}" >&2; return 1; }
 	local kv
 	for kv in ${METHODS[$variant]} ${EXTRA:-}; do sets+=(--set "$kv"); done
 	if [ -f "$dir/report.md" ] && grep -q '"model":"student"' "$dir/metrics.jsonl" 2>/dev/null &&
@@ -58,14 +70,15 @@ run_one() {
 		tail -5 "$dir.log" >&2
 		return 1
 	fi
-	echo "== $dir: $(($(date +%s) - start)) s"
+	echo $(($(date +%s) - start)) >"$dir/wall_s"
+	echo "== $dir: $(cat "$dir/wall_s") s"
 }
 
 # JOBS runs at a time; ggml's threads spin, so JOBS × THREADS should not exceed the cores.
 failed=0
 for env in "${ENVS[@]}"; do
 	mkdir -p "$RUNS/$env"
-	for variant in grpo opd atod-no-tdur atod; do
+	for variant in $VARIANTS; do
 		for seed in $SEEDS; do
 			while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n || failed=1; done
 			run_one "$env" "$variant" "$seed" &

@@ -2,6 +2,7 @@ package trainer
 
 import (
 	"math"
+	"slices"
 	"sort"
 
 	"github.com/atod-dev/atod/model"
@@ -17,8 +18,9 @@ type batch struct {
 	turnW     [][]float64   // w_k per episode and turn
 	tokW      [][][]float32 // A(t) per episode, turn and action token
 	revKL     float64       // mean lp_s − lp_t over action tokens
-	tokens    int           // action tokens
-	nonFinite int           // tokens whose weight came out NaN/Inf (set to 0)
+	groups    groupStats
+	tokens    int // action tokens
+	nonFinite int // tokens whose weight came out NaN/Inf (set to 0)
 }
 
 // buildBatch turns scored episodes into per-token weights
@@ -45,7 +47,9 @@ func buildBatch(cfg *Config, eps []*rollout.Episode, lambda float64) batch {
 		for j, a := range atod.GRPOAdvantages(rs, cfg.GRPO.StdNorm, cfg.GRPO.Eps) {
 			b.advRL[idx[j]] = a
 		}
+		b.groups.add(eps, idx, rs)
 	}
+	b.groups.finish(b.advRL)
 
 	stats := make([][]atod.TurnStat, len(eps))
 	var klSum float64
@@ -114,6 +118,41 @@ func buildBatch(cfg *Config, eps []*rollout.Episode, lambda float64) batch {
 		}
 	}
 	return b
+}
+
+// groupStats says how much reward signal a step's groups carry: GRPO learns
+// nothing from a group of equal returns, and a group whose episodes all
+// scored the same but made different numbers of invalid actions is pushed
+// only by the penalty (with std normalisation, as hard as a group with a win).
+type groupStats struct {
+	n, noSignal, penaltyOnly int
+	retStd                   float64 // mean over groups of the population std of R
+	advAbs                   float64 // mean |a_rl| over episodes
+}
+
+func (g *groupStats) add(eps []*rollout.Episode, idx []int, returns []float64) {
+	g.n++
+	_, std := atod.MeanStd(returns)
+	g.retStd += std
+	if slices.Min(returns) == slices.Max(returns) {
+		g.noSignal++
+		return
+	}
+	for _, i := range idx[1:] {
+		if eps[i].Score != eps[idx[0]].Score {
+			return
+		}
+	}
+	g.penaltyOnly++
+}
+
+func (g *groupStats) finish(adv []float64) {
+	if g.n > 0 {
+		g.retStd /= float64(g.n)
+	}
+	for _, a := range adv {
+		g.advAbs += math.Abs(a) / float64(len(adv))
+	}
 }
 
 // MicroBatches groups seqs into micro-batches of at most budget tokens as the

@@ -90,3 +90,22 @@ func TestBatchTokenWeightsHandComputed(t *testing.T) {
 		t.Errorf("micro-batches of 4 tokens: %v", got)
 	}
 }
+
+func TestGroupStatsHandComputed(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.GRPO = GRPOConfig{StdNorm: true, Eps: 0}
+	cfg.Rollout.InvalidPenalty = 0.1
+	ep := func(task int, score float64, invalid int) *rollout.Episode {
+		return &rollout.Episode{TaskIdx: task, Score: score, Invalid: invalid, Transcript: &rollout.Transcript{}}
+	}
+	eps := []*rollout.Episode{
+		ep(0, 1, 0), ep(0, 0, 1), // a win: R = 1, −0.1
+		ep(1, 0, 0), ep(1, 0, 0), // equal returns: no signal
+		ep(2, 0, 0), ep(2, 0, 2), // equal scores, R = 0, −0.2: the penalty alone
+	}
+	g := buildBatch(&cfg, eps, 1).groups
+	// Within-group stds 0.55, 0, 0.1; every episode of groups 0 and 2 gets |a_rl| = 1.
+	if g.n != 3 || g.noSignal != 1 || g.penaltyOnly != 1 || !near(g.retStd, 0.65/3, 1e-12) || !near(g.advAbs, 4.0/6, 1e-12) {
+		t.Errorf("group stats %+v, want 3 groups, 1 without signal, 1 penalty-only, return std 0.2167, |a_rl| 0.667", g)
+	}
+}

@@ -109,6 +109,7 @@ type EvalConfig struct {
 	Split       string  `toml:"split"`
 	Temperature float64 `toml:"temperature"`
 	Teacher     bool    `toml:"teacher"`
+	Seed        int64   `toml:"seed"` // draws the held-out tasks; 0 = the run's seed
 }
 
 // RecordConfig is what the run directory keeps of its episodes, for atod view.
@@ -290,6 +291,15 @@ func (c *Config) Lambda(step int) float64 { return c.Schedule.Lambda(step) }
 // Validate checks every key `atod run` uses: ranges, and that both model files exist.
 func (c *Config) Validate() error {
 	return c.validate("run", "student", "teacher", "lora", "optim", "schedule", "tdur", "opd", "grpo", "eval", "checkpoint")
+}
+
+// EvalSeed is the seed of the held-out task draw: eval.seed, or the run's seed.
+// A fixed eval.seed gives every seed of a sweep the same tasks (paired comparisons).
+func (c *Config) EvalSeed() int64 {
+	if c.Eval.Seed != 0 {
+		return c.Eval.Seed
+	}
+	return c.Seed
 }
 
 // ValidateEval checks what `atod eval` uses to play who ("student" or "teacher").

@@ -32,3 +32,21 @@ func (c *Config) Evaluator(env envs.Env, split string, n int, seed int64, temper
 func (e *Evaluator) Play(lm model.LM) (rollout.EvalResult, error) {
 	return rollout.Evaluate(lm, e.Env, e.Tasks, e.Spec, e.Penalty)
 }
+
+// wonString is each task's outcome in draw order, one character a task: 1 won,
+// 0 lost, - failed by the env. With the same tasks in every run of a sweep,
+// outcomes pair up task by task.
+func wonString(eps []*rollout.Episode) string {
+	b := make([]byte, len(eps))
+	for i, e := range eps {
+		switch {
+		case e.Failed:
+			b[i] = '-'
+		case e.Won:
+			b[i] = '1'
+		default:
+			b[i] = '0'
+		}
+	}
+	return string(b)
+}

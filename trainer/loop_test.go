@@ -295,3 +295,37 @@ func TestEvaluateTranscripts(t *testing.T) {
 		t.Errorf("an untrained fake policy should mix valid and invalid actions (%d of %d invalid)", invalid, turns)
 	}
 }
+
+// With eval.seed fixed, runs of different seeds play the same held-out tasks,
+// and each eval line's won string is its tasks' outcomes in draw order.
+func TestEvalSeedPairsTasks(t *testing.T) {
+	tasks := func(sets ...string) ([]string, EvalMetrics) {
+		cfg := fakeConfig(t, append([]string{"steps=1", "eval.every=0"}, sets...)...)
+		if _, err := Run(cfg, RunOptions{Open: (&fakeOpener{lr: 1}).open, Env: fake.Echo{Turns: 1}, Log: io.Discard}); err != nil {
+			t.Fatal(err)
+		}
+		recs, err := ReadEpisodes(cfg.OutDir, "eval-000000-teacher.jsonl.gz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids, won []string
+		for _, r := range recs {
+			ids = append(ids, r.Task)
+			won = append(won, map[bool]string{true: "1", false: "0"}[r.Won])
+		}
+		ev := readEval(t, cfg.OutDir, "teacher")[0]
+		if ev.Won != strings.Join(won, "") || float64(strings.Count(ev.Won, "1"))/float64(ev.Tasks) != ev.Success {
+			t.Errorf("won %q, episodes %v, success %v", ev.Won, won, ev.Success)
+		}
+		return ids, ev
+	}
+	a, ea := tasks("seed=1", "eval.seed=7")
+	b, eb := tasks("seed=2", "eval.seed=7")
+	c, _ := tasks("seed=2")
+	if !reflect.DeepEqual(a, b) || ea.Won != eb.Won {
+		t.Errorf("eval.seed = 7: seed 1 played %v (%s), seed 2 %v (%s)", a, ea.Won, b, eb.Won)
+	}
+	if reflect.DeepEqual(b, c) {
+		t.Errorf("eval.seed = 0 drew the same tasks as eval.seed = 7: %v", c)
+	}
+}

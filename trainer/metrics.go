@@ -35,9 +35,13 @@ type StepMetrics struct {
 	SeqTokens    int       `json:"seq_tokens"` // all tokens of the train sequences (the forward pass size)
 	Skipped      bool      `json:"skipped"`
 	SkippedTotal int       `json:"skipped_total"`
-	EnvFailures  int       `json:"env_failures"`   // episode attempts the env failed
-	EnvRetries   int       `json:"env_retries"`    // of those, replayed on a fresh env
-	GroupsDrop   int       `json:"groups_dropped"` // groups left out of the update for an episode the env kept failing
+	EnvFailures  int       `json:"env_failures"`        // episode attempts the env failed
+	EnvRetries   int       `json:"env_retries"`         // of those, replayed on a fresh env
+	GroupsDrop   int       `json:"groups_dropped"`      // groups left out of the update for an episode the env kept failing
+	NoSignal     float64   `json:"groups_no_signal"`    // share of groups with equal returns (a_rl = 0)
+	PenaltyOnly  float64   `json:"groups_penalty_only"` // share of groups with equal scores whose returns differ by invalid actions alone
+	ReturnStd    float64   `json:"return_std"`          // mean within-group std of R
+	AdvRLAbs     float64   `json:"adv_rl_abs"`          // mean |a_rl| over episodes
 	TokensPerS   float64   `json:"tokens_per_s"`
 	RolloutS     float64   `json:"rollout_s"`
 	ScoreS       float64   `json:"score_s"`
@@ -68,6 +72,7 @@ type EvalMetrics struct {
 	EpisodeLen  float64 `json:"episode_len"`
 	InvalidRate float64 `json:"invalid_rate"`
 	Failed      int     `json:"failed"` // episodes the env failed, left out of the figures
+	Won         string  `json:"won"`    // per task in draw order: 1 won, 0 lost, - failed by the env
 	Seconds     float64 `json:"seconds"`
 }
 

@@ -116,7 +116,7 @@ func Run(cfg *Config, o RunOptions) (*Summary, error) {
 		}
 	}
 
-	ev, err := cfg.Evaluator(env, cfg.Eval.Split, cfg.Eval.Tasks, cfg.Seed, cfg.Eval.Temperature)
+	ev, err := cfg.Evaluator(env, cfg.Eval.Split, cfg.Eval.Tasks, cfg.EvalSeed(), cfg.Eval.Temperature)
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +142,7 @@ func Run(cfg *Config, o RunOptions) (*Summary, error) {
 		}
 		prog.log("eval step %d %s: success %.3f return %.3f (%d tasks%s, %.1fs)", step, who, r.Success, r.MeanReturn, r.Tasks, failed, r.Seconds)
 		return appendJSONL(metricsPath, EvalMetrics{Kind: "eval", Step: step, Model: who, Split: cfg.Eval.Split, Tasks: r.Tasks,
-			Success: r.Success, MeanReturn: r.MeanReturn, EpisodeLen: r.EpisodeLen, InvalidRate: r.InvalidRate, Failed: r.Failed, Seconds: r.Seconds})
+			Success: r.Success, MeanReturn: r.MeanReturn, EpisodeLen: r.EpisodeLen, InvalidRate: r.InvalidRate, Failed: r.Failed, Won: wonString(r.Played), Seconds: r.Seconds})
 	}
 	if start == 0 && len(ev.Tasks) > 0 {
 		if cfg.Eval.Teacher {

@@ -60,6 +60,10 @@ func trainStep(cfg *Config, env envs.Env, models *Models, step int, weightsPath 
 	for _, s := range b.seqs {
 		m.SeqTokens += len(s.Tokens)
 	}
+	if g := b.groups; g.n > 0 {
+		m.NoSignal, m.PenaltyOnly = float64(g.noSignal)/float64(g.n), float64(g.penaltyOnly)/float64(g.n)
+		m.ReturnStd, m.AdvRLAbs = g.retStd, g.advAbs
+	}
 	wm, wlo, whi, wsd := weightStats(eps, b.turnW)
 	m.WMean, m.WMin, m.WMax, m.WStd = jsonFloat(wm), jsonFloat(wlo), jsonFloat(whi), jsonFloat(wsd)
 	if b.nonFinite > 0 || len(b.seqs) == 0 {

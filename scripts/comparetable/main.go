@@ -1,30 +1,36 @@
 // Command comparetable reads the runs of scripts/compare.sh, laid out as
-// ROOT/ENV/VARIANT-sSEED/metrics.jsonl, and writes ROOT/results.md (held-out
-// success, mean ± std over seeds) and ROOT/ENV-success.svg (success vs step).
-// Every figure comes from the metrics files.
+// ROOT/ENV/VARIANT-sSEED/, and writes ROOT/results.md and ROOT/ENV-success.svg.
+// Every figure comes from the runs' metrics.jsonl: held-out success per method
+// with 95% bootstrap intervals over seeds × tasks, ATOD's paired differences
+// with the others (same seeds, same tasks: eval.seed fixed), the RL phase's
+// group statistics, and success vs step with bands.
 package main
 
 import (
-	"bufio"
-	"encoding/json"
 	"fmt"
-	"html"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
+
+	"github.com/atod-dev/atod/trainer"
+	"github.com/atod-dev/atod/trainer/plot"
 )
 
-// variants in table order; "teacher" and "student at start" come from step 0.
-var variants = []string{"grpo", "opd", "atod-no-tdur", "atod"}
+// order of the table; variants not listed here follow in name order.
+var order = []string{"grpo", "opd", "atod-no-tdur", "atod"}
 
-type evalRec struct {
-	Kind    string  `json:"kind"`
-	Step    int     `json:"step"`
-	Model   string  `json:"model"`
-	Success float64 `json:"success"`
-	Tasks   int     `json:"tasks"`
+const reps = 4000
+
+type run struct {
+	seed     int
+	evalSeed int64
+	train    []trainer.StepMetrics
+	evals    []trainer.EvalMetrics
+	wallS    float64 // compare.sh's wall_s file; 0 when absent
 }
 
 func main() {
@@ -32,71 +38,23 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: comparetable ROOT")
 		os.Exit(2)
 	}
-	if err := run(os.Args[1]); err != nil {
+	if err := write(os.Args[1]); err != nil {
 		fmt.Fprintln(os.Stderr, "comparetable:", err)
 		os.Exit(1)
 	}
 }
 
-func run(root string) error {
-	envDirs, err := filepath.Glob(filepath.Join(root, "*", "*", "metrics.jsonl"))
+func write(root string) error {
+	byEnv, err := readRuns(root)
 	if err != nil {
 		return err
 	}
-	byEnv := map[string]map[string][][]evalRec{} // env → variant → runs
-	for _, p := range envDirs {
-		runDir := filepath.Dir(p)
-		env := filepath.Base(filepath.Dir(runDir))
-		variant := filepath.Base(runDir)
-		if i := strings.LastIndex(variant, "-s"); i > 0 {
-			variant = variant[:i]
-		}
-		recs, err := readEvals(p)
-		if err != nil {
-			return err
-		}
-		if byEnv[env] == nil {
-			byEnv[env] = map[string][][]evalRec{}
-		}
-		byEnv[env][variant] = append(byEnv[env][variant], recs)
-	}
-	if len(byEnv) == 0 {
-		return fmt.Errorf("no runs under %s", root)
-	}
 	var b strings.Builder
-	b.WriteString("| env | method | runs | steps | held-out success (mean ± std) |\n|---|---|---|---|---|\n")
-	envNames := keys(byEnv)
-	for _, env := range envNames {
-		runs := byEnv[env]
-		// One step-0 evaluation per seed, the ATOD runs' (every variant of a
-		// seed evaluates the same models on the same tasks).
-		var teacher, start []float64
-		for _, r := range runs["atod"] {
-			if x, ok := find(r, 0, "teacher"); ok {
-				teacher = append(teacher, x)
-			}
-			if x, ok := find(r, 0, "student"); ok {
-				start = append(start, x)
-			}
+	for _, env := range sortedKeys(byEnv) {
+		svg, err := envTables(&b, env, byEnv[env])
+		if err != nil {
+			return fmt.Errorf("%s: %w", env, err)
 		}
-		row(&b, env, "teacher", teacher, 0)
-		row(&b, env, "student at start", start, 0)
-		var series []line
-		colors := []string{"#2ca02c", "#9467bd", "#ff7f0e", "#1f77b4"}
-		for i, v := range variants {
-			var final []float64
-			steps := 0
-			for _, r := range runs[v] {
-				if x, step, ok := last(r); ok {
-					final, steps = append(final, x), step
-				}
-			}
-			row(&b, env, v, final, steps)
-			if len(runs[v]) > 0 {
-				series = append(series, meanCurve(v, colors[i], runs[v]))
-			}
-		}
-		svg := plot(env+": held-out success vs step (mean over seeds)", series)
 		if err := os.WriteFile(filepath.Join(root, env+"-success.svg"), []byte(svg), 0o644); err != nil {
 			return err
 		}
@@ -104,57 +62,248 @@ func run(root string) error {
 	return os.WriteFile(filepath.Join(root, "results.md"), []byte(b.String()), 0o644)
 }
 
-func readEvals(path string) ([]evalRec, error) {
-	f, err := os.Open(path)
+// readRuns reads ROOT/ENV/VARIANT-sSEED/ into env → variant → runs (seed order).
+func readRuns(root string) (map[string]map[string][]run, error) {
+	paths, err := filepath.Glob(filepath.Join(root, "*", "*", "metrics.jsonl"))
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	var out []evalRec
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		var r evalRec
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
+	byEnv := map[string]map[string][]run{}
+	for _, p := range paths {
+		dir := filepath.Dir(p)
+		name := filepath.Base(dir)
+		i := strings.LastIndex(name, "-s")
+		seed, err := strconv.Atoi(name[i+2:])
+		if i <= 0 || err != nil {
+			continue // not a compare.sh run
 		}
-		if r.Kind == "eval" {
-			out = append(out, r)
+		cfg, err := trainer.RunConfig(dir)
+		if err != nil {
+			return nil, err
+		}
+		r := run{seed: seed, evalSeed: cfg.EvalSeed()}
+		if r.train, r.evals, err = trainer.ReadMetrics(dir); err != nil {
+			return nil, fmt.Errorf("%s: %w", dir, err)
+		}
+		if b, err := os.ReadFile(filepath.Join(dir, "wall_s")); err == nil {
+			r.wallS, _ = strconv.ParseFloat(strings.TrimSpace(string(b)), 64)
+		}
+		env := filepath.Base(filepath.Dir(dir))
+		if byEnv[env] == nil {
+			byEnv[env] = map[string][]run{}
+		}
+		byEnv[env][name[:i]] = append(byEnv[env][name[:i]], r)
+	}
+	if len(byEnv) == 0 {
+		return nil, fmt.Errorf("no runs under %s", root)
+	}
+	for _, vs := range byEnv {
+		for _, rs := range vs {
+			sort.Slice(rs, func(a, b int) bool { return rs[a].seed < rs[b].seed })
 		}
 	}
-	return out, sc.Err()
+	return byEnv, nil
 }
 
-func find(rs []evalRec, step int, model string) (float64, bool) {
+// outcomes is one row per run: the per-task outcomes (1, 0, NaN for failed)
+// of the evaluation of model at step, or at the run's last evaluation when step < 0.
+func outcomes(rs []run, model string, step int) (m [][]float64, seeds []int, at int) {
 	for _, r := range rs {
-		if r.Step == step && r.Model == model {
-			return r.Success, true
+		for i := len(r.evals) - 1; i >= 0; i-- {
+			e := r.evals[i]
+			if e.Model != model || (step >= 0 && e.Step != step) {
+				continue
+			}
+			row := make([]float64, len(e.Won))
+			for j, c := range e.Won {
+				row[j] = map[rune]float64{'1': 1, '0': 0, '-': math.NaN()}[c]
+			}
+			m, seeds, at = append(m, row), append(seeds, r.seed), e.Step
+			break
 		}
 	}
-	return 0, false
+	return m, seeds, at
 }
 
-// last is the final student evaluation of a run.
-func last(rs []evalRec) (float64, int, bool) {
-	for i := len(rs) - 1; i >= 0; i-- {
-		if rs[i].Model == "student" {
-			return rs[i].Success, rs[i].Step, true
+// method is one row of the table: a variant's final evaluation, or the
+// step-0 evaluations of the teacher or the student.
+type method struct {
+	name  string
+	m     [][]float64
+	seeds []int
+	steps int
+	wallS []float64
+}
+
+func envTables(b *strings.Builder, env string, vs map[string][]run) (string, error) {
+	variants := slices.DeleteFunc(slices.Clone(order), func(v string) bool { return vs[v] == nil })
+	for _, v := range sortedKeys(vs) {
+		if !slices.Contains(order, v) {
+			variants = append(variants, v)
 		}
 	}
-	return 0, 0, false
+	// Step 0 evaluates the same models on the same tasks in every variant of a
+	// seed: take ATOD's (or the first variant's).
+	ref := vs["atod"]
+	if ref == nil {
+		ref = vs[variants[0]]
+	}
+	var ms []method
+	for _, who := range []string{"teacher", "student"} {
+		m, seeds, _ := outcomes(ref, who, 0)
+		name := map[string]string{"teacher": "teacher", "student": "student at start"}[who]
+		ms = append(ms, method{name: name, m: m, seeds: seeds})
+	}
+	for _, v := range variants {
+		m, seeds, at := outcomes(vs[v], "student", -1)
+		var wall []float64
+		for _, r := range vs[v] {
+			wall = append(wall, r.wallS)
+		}
+		ms = append(ms, method{name: v, m: m, seeds: seeds, steps: at, wallS: wall})
+	}
+	for _, x := range ms {
+		for _, row := range x.m {
+			if len(row) != len(ms[0].m[0]) {
+				return "", fmt.Errorf("%s: evaluations of %d and %d tasks: not the same held-out set", x.name, len(row), len(ms[0].m[0]))
+			}
+		}
+	}
+
+	fmt.Fprintf(b, "### %s: held-out success\n\n", env)
+	b.WriteString("| method | seeds | tasks | steps | success, mean [95% CI] | minutes per run |\n|---|---|---|---|---|---|\n")
+	for _, x := range ms {
+		if len(x.m) == 0 {
+			fmt.Fprintf(b, "| %s | 0 | | | (no runs) | |\n", x.name)
+			continue
+		}
+		iv := bootstrap(x.m, reps)
+		wall := ""
+		if mean, _ := meanStd(x.wallS); mean > 0 {
+			lo, hi := slices.Min(x.wallS), slices.Max(x.wallS)
+			wall = fmt.Sprintf("%.1f (%.1f–%.1f)", mean/60, lo/60, hi/60)
+		}
+		fmt.Fprintf(b, "| %s | %d | %d | %d | %.3f [%.3f, %.3f] | %s |\n", x.name, len(x.m), len(x.m[0]), x.steps, iv.mean, iv.lo, iv.hi, wall)
+	}
+	pairedDifferences(b, vs, ms)
+	rlPhase(b, vs, variants)
+	return curves(env, vs, variants, ms[0]), nil
 }
 
-func row(b *strings.Builder, env, name string, xs []float64, steps int) {
-	if len(xs) == 0 {
-		fmt.Fprintf(b, "| %s | %s | 0 | | (no runs) |\n", env, name)
+// pairedDifferences compares ATOD with every other row cell by cell, over the
+// seeds both have; only when every run drew its tasks with the same eval.seed.
+func pairedDifferences(b *strings.Builder, vs map[string][]run, ms []method) {
+	var atod *method
+	for i := range ms {
+		if ms[i].name == "atod" {
+			atod = &ms[i]
+		}
+	}
+	if atod == nil || len(atod.m) == 0 {
 		return
 	}
-	m, s := meanStd(xs)
-	fmt.Fprintf(b, "| %s | %s | %d | %d | %.3f ± %.3f |\n", env, name, len(xs), steps, m, s)
+	seeds := map[int64]bool{}
+	for _, rs := range vs {
+		for _, r := range rs {
+			seeds[r.evalSeed] = true
+		}
+	}
+	fmt.Fprintf(b, "\nPaired differences (ATOD − other, the same seeds and tasks):\n\n")
+	if len(seeds) != 1 {
+		b.WriteString("(none: the runs drew their held-out tasks with different seeds; set eval.seed)\n\n")
+		return
+	}
+	b.WriteString("| difference | seeds × tasks | mean [95% CI] |\n|---|---|---|\n")
+	for _, x := range ms {
+		if x.name == "atod" || len(x.m) == 0 {
+			continue
+		}
+		var a, o [][]float64
+		for i, s := range atod.seeds {
+			if j := slices.Index(x.seeds, s); j >= 0 {
+				a, o = append(a, atod.m[i]), append(o, x.m[j])
+			}
+		}
+		if len(a) == 0 {
+			continue
+		}
+		iv := bootstrap(diff(a, o), reps)
+		fmt.Fprintf(b, "| atod − %s | %d × %d | %+.3f [%+.3f, %+.3f] |\n", x.name, len(a), len(a[0]), iv.mean, iv.lo, iv.hi)
+	}
+	b.WriteString("\n")
+}
+
+// rlPhase summarises the reward signal over the second half of each run's
+// steps (where ATOD's λ is high), mean ± std over seeds.
+func rlPhase(b *strings.Builder, vs map[string][]run, variants []string) {
+	b.WriteString("Reward signal over the second half of the steps (mean ± std over seeds):\n\n")
+	b.WriteString("| method | λ | rollout success | groups without signal | penalty-only groups | mean abs(a_rl) | reverse KL |\n|---|---|---|---|---|---|---|\n")
+	for _, v := range variants {
+		cols := make([][]float64, 6)
+		for _, r := range vs[v] {
+			tail := r.train[len(r.train)/2:]
+			for k, f := range []func(trainer.StepMetrics) float64{
+				func(m trainer.StepMetrics) float64 { return m.Lambda },
+				func(m trainer.StepMetrics) float64 { return m.Success },
+				func(m trainer.StepMetrics) float64 { return m.NoSignal },
+				func(m trainer.StepMetrics) float64 { return m.PenaltyOnly },
+				func(m trainer.StepMetrics) float64 { return m.AdvRLAbs },
+				func(m trainer.StepMetrics) float64 { return float64(m.ReverseKL) },
+			} {
+				var xs []float64
+				for _, m := range tail {
+					xs = append(xs, f(m))
+				}
+				x, _ := meanStd(xs)
+				cols[k] = append(cols[k], x)
+			}
+		}
+		fmt.Fprintf(b, "| %s |", v)
+		for _, c := range cols {
+			m, s := meanStd(c)
+			fmt.Fprintf(b, " %.3f ± %.3f |", m, s)
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("\n")
+}
+
+// curves is held-out success vs step for each variant, with its 95% band, and
+// the teacher as a dashed line.
+func curves(env string, vs map[string][]run, variants []string, teacher method) string {
+	colors := []string{"#2ca02c", "#9467bd", "#ff7f0e", "#1f77b4", "#d62728", "#8c564b", "#e377c2", "#7f7f7f"}
+	var ss []plot.Series
+	xmax := 0.0
+	for i, v := range variants {
+		s := plot.Series{Name: v, Color: colors[i%len(colors)], Markers: true}
+		steps := map[int]bool{}
+		for _, r := range vs[v] {
+			for _, e := range r.evals {
+				if e.Model == "student" {
+					steps[e.Step] = true
+				}
+			}
+		}
+		for _, step := range sortedKeys(steps) {
+			m, _, _ := outcomes(vs[v], "student", step)
+			iv := bootstrap(m, 1000)
+			s.X, s.Y, s.Lo, s.Hi = append(s.X, float64(step)), append(s.Y, iv.mean), append(s.Lo, iv.lo), append(s.Hi, iv.hi)
+			xmax = math.Max(xmax, float64(step))
+		}
+		ss = append(ss, s)
+	}
+	if len(teacher.m) > 0 {
+		t := bootstrap(teacher.m, reps).mean
+		ss = append(ss, plot.Series{Name: "teacher", Color: "#000000", Dashed: true, X: []float64{0, xmax}, Y: []float64{t, t}})
+	}
+	return plot.SVG(env+": held-out success vs step (95% bands over seeds × tasks)", "step", "success", true, ss)
 }
 
 // meanStd is the mean and the sample standard deviation (0 for one value).
 func meanStd(xs []float64) (float64, float64) {
+	if len(xs) == 0 {
+		return 0, 0
+	}
 	m := 0.0
 	for _, x := range xs {
 		m += x
@@ -170,66 +319,11 @@ func meanStd(xs []float64) (float64, float64) {
 	return m, math.Sqrt(v / float64(len(xs)-1))
 }
 
-type line struct {
-	name, color string
-	x, y        []float64
-}
-
-// meanCurve averages the student evaluations of runs step by step.
-func meanCurve(name, color string, runs [][]evalRec) line {
-	sum, n := map[int]float64{}, map[int]int{}
-	for _, r := range runs {
-		for _, e := range r {
-			if e.Model == "student" {
-				sum[e.Step] += e.Success
-				n[e.Step]++
-			}
-		}
-	}
-	l := line{name: name, color: color}
-	for _, s := range keys(n) {
-		l.x, l.y = append(l.x, float64(s)), append(l.y, sum[s]/float64(n[s]))
-	}
-	return l
-}
-
-func plot(title string, ls []line) string {
-	const w, h, left, top, pw, ph = 560.0, 320.0, 55.0, 30.0, 400.0, 240.0
-	xmax := 1.0
-	for _, l := range ls {
-		for _, x := range l.x {
-			xmax = math.Max(xmax, x)
-		}
-	}
-	px := func(x float64) float64 { return left + pw*x/xmax }
-	py := func(y float64) float64 { return top + ph*(1-y) }
-	var b strings.Builder
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" font-family="sans-serif" font-size="11">`+"\n", w, h)
-	fmt.Fprintf(&b, `<text x="%.0f" y="18">%s</text>`+"\n", left, html.EscapeString(title))
-	fmt.Fprintf(&b, `<rect x="%.0f" y="%.0f" width="%.0f" height="%.0f" fill="none" stroke="#888"/>`+"\n", left, top, pw, ph)
-	for _, y := range []float64{0, 0.25, 0.5, 0.75, 1} {
-		fmt.Fprintf(&b, `<text x="%.0f" y="%.1f" text-anchor="end">%.2f</text>`+"\n", left-4, py(y)+4, y)
-	}
-	fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" text-anchor="end">%.0f</text><text x="%.0f" y="%.0f">0</text>`+"\n",
-		px(xmax), top+ph+14, xmax, left, top+ph+14)
-	fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" text-anchor="middle">step</text>`+"\n", left+pw/2, top+ph+28)
-	for i, l := range ls {
-		var pts []string
-		for j := range l.x {
-			pts = append(pts, fmt.Sprintf("%.1f,%.1f", px(l.x[j]), py(l.y[j])))
-		}
-		fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="2" points="%s"/>`+"\n", l.color, strings.Join(pts, " "))
-		fmt.Fprintf(&b, `<text x="%.0f" y="%.0f" fill="%s">%s</text>`+"\n", left+pw+8, top+14+float64(i)*16, l.color, html.EscapeString(l.name))
-	}
-	b.WriteString("</svg>\n")
-	return b.String()
-}
-
-func keys[K string | int, V any](m map[K]V) []K {
+func sortedKeys[K string | int, V any](m map[K]V) []K {
 	var out []K
 	for k := range m {
 		out = append(out, k)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	slices.Sort(out)
 	return out
 }
