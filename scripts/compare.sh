@@ -45,6 +45,9 @@ declare -A METHODS=(
 	[opd]="schedule.shape=constant schedule.lambda0=0 schedule.lambda1=0 tdur.enabled=false"
 	[atod-no-tdur]="tdur.enabled=false"
 	[atod]=""
+	# Dr. GRPO's advantage (no std normalisation), for the RL-phase comparisons of docs/results.md.
+	[grpo-nostd]="schedule.shape=constant schedule.lambda0=1 schedule.lambda1=1 tdur.enabled=false grpo.std_norm=false"
+	[atod-nostd]="grpo.std_norm=false"
 )
 
 # run_one ENV VARIANT SEED: one training run, kept when it already finished.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -127,6 +128,7 @@ type BackendConfig struct {
 	Threads     int    `toml:"threads"`
 	GPULayers   int    `toml:"gpu_layers"`
 	MemoryCheck bool   `toml:"memory_check"` // refuse a run whose memory plan exceeds the available memory
+	ShareBase   string `toml:"share_base"`   // auto | yes | no: the learner trains over the sampler's loaded weights
 	KVF16       bool   `toml:"kv_f16"`       // f16 KV caches with flash attention: half the memory, log-probs within ~1e-3
 }
 
@@ -147,7 +149,7 @@ func DefaultConfig() Config {
 		Eval:       EvalConfig{Every: 10, Tasks: 16, Split: "test", Teacher: true},
 		Checkpoint: CheckpointConfig{Every: 5},
 		Record:     RecordConfig{Episodes: 2, Eval: true},
-		Backend:    BackendConfig{Device: "auto", GPULayers: -1, MemoryCheck: true},
+		Backend:    BackendConfig{Device: "auto", GPULayers: -1, MemoryCheck: true, ShareBase: "auto"},
 	}
 }
 
@@ -365,6 +367,7 @@ func (c *Config) validate(sections ...string) error {
 		{"checkpoint", c.Checkpoint.Every < 0, fmt.Sprintf("checkpoint.every = %d: want ≥ 0", c.Checkpoint.Every)},
 		{"run", c.Record.Episodes < 0, fmt.Sprintf("record.episodes = %d: want ≥ 0", c.Record.Episodes)},
 		{"", c.Backend.Threads < 0, fmt.Sprintf("backend.threads = %d: want ≥ 0", c.Backend.Threads)},
+		{"", !slices.Contains([]string{"auto", "yes", "no"}, c.Backend.ShareBase), fmt.Sprintf("backend.share_base = %q: want auto, yes or no", c.Backend.ShareBase)},
 	}
 	for _, ck := range checks {
 		if want[ck.section] && ck.bad {

@@ -65,24 +65,25 @@ func readShape(path string) (shape, error) {
 func hasTensor(f *gguf.File, name string) bool { _, ok := f.Tensor(name); return ok }
 
 // SharesBase says whether the learner trains over the student's loaded weights
-// (one copy of the base): in LoRA mode, for an unquantized student, because
-// sharing takes llama.cpp's repacked CPU weights (its fast quantized matmuls)
-// away from the sampler. An unreadable student file says no; loading it
+// (one copy of the base), in LoRA mode, as backend.share_base says. Sharing
+// costs an unquantized student nothing; a quantized one's sampler then runs
+// without llama.cpp's repacked CPU weights (its faster quantized matmuls), so
+// auto shares a quantized base only where the run would not fit the available
+// memory with a second copy. An unreadable student file says no; loading it
 // reports why.
 func (c *Config) SharesBase() bool {
-	if c.LoRA.FullWeights {
+	if c.LoRA.FullWeights || c.Backend.ShareBase == "no" {
 		return false
 	}
-	f, err := gguf.Open(c.Student.Model)
+	st, err := readShape(c.Student.Model)
 	if err != nil {
 		return false
 	}
-	for _, t := range f.Tensors {
-		if t.Type.Quantized() {
-			return false
-		}
+	if c.Backend.ShareBase == "yes" || !st.quantized {
+		return true
 	}
-	return true
+	p, err := c.plan(false)
+	return err == nil && p.Available > 0 && p.Total > p.Available
 }
 
 // PlanItem is one component of the memory plan.
@@ -101,7 +102,10 @@ type Plan struct {
 
 // MemoryPlan estimates a run's peak memory from its config and the models'
 // headers, before anything is loaded.
-func (c *Config) MemoryPlan() (*Plan, error) {
+func (c *Config) MemoryPlan() (*Plan, error) { return c.plan(c.SharesBase()) }
+
+// plan is MemoryPlan with the learner's base shared or not.
+func (c *Config) plan(shared bool) (*Plan, error) {
 	st, err := readShape(c.Student.Model)
 	if err != nil {
 		return nil, fmt.Errorf("plan: student: %w", err)
@@ -154,8 +158,8 @@ func (c *Config) MemoryPlan() (*Plan, error) {
 	if c.LoRA.FullWeights {
 		lora = st.weights / 2 * f32 * 5 // every weight as F32 (f16 files), moments, gradient, copy
 	}
-	base, baseWhy := st.weights, "the learner maps the student's file again"
-	if c.SharesBase() {
+	base, baseWhy := st.weights, "the learner maps the student's file again (backend.share_base)"
+	if shared {
 		base, baseWhy = 0, "the learner trains over the student's loaded weights"
 	}
 	p := &Plan{Items: []PlanItem{

@@ -148,7 +148,17 @@ func TestQuantizedGradientsMatchF32(t *testing.T) {
 // A learner over the sampler's loaded model (one copy of the base) computes
 // what a learner over its own copy does, and leaves that model usable.
 func TestLearnerOverSharedModel(t *testing.T) {
-	path := tinyModel(t, tinyOpts("qwen2"))
+	src := tinyModel(t, tinyOpts("qwen2"))
+	q := filepath.Join(t.TempDir(), "q4_0.gguf")
+	if err := llama.Quantize(src, q, "q4_0", 1); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{src, q} {
+		t.Run(filepath.Base(path), func(t *testing.T) { learnOverShared(t, path) })
+	}
+}
+
+func learnOverShared(t *testing.T, path string) {
 	m, err := llama.LoadModel(path, llama.ModelParams{Backend: "cpu", Threads: 1, NoRepack: true})
 	if err != nil {
 		t.Fatal(err)

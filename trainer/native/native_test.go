@@ -111,7 +111,7 @@ func nativeConfig(t *testing.T, sets ...string) *trainer.Config {
 	c.Checkpoint.Every = 2
 	c.Optim.LR = 1e-2
 	c.Optim.MicroTokens = 2048
-	c.Backend = trainer.BackendConfig{Device: "cpu", Threads: 1}
+	c.Backend = trainer.BackendConfig{Device: "cpu", Threads: 1, ShareBase: "auto"}
 	if err := c.Apply(sets); err != nil {
 		t.Fatal(err)
 	}
@@ -377,5 +377,31 @@ func TestNativeKVF16(t *testing.T) {
 	}
 	if math.Abs(kl[1]-kl[0]) > 0.01*math.Abs(kl[0]) {
 		t.Errorf("reverse KL %v with f32 KV, %v with f16", kl[0], kl[1])
+	}
+}
+
+// backend.share_base = auto shares an unquantized base always and a quantized
+// one only where a second copy would not fit; yes and no say so outright.
+func TestSharesBase(t *testing.T) {
+	c := nativeConfig(t)
+	q := filepath.Join(t.TempDir(), "q8_0.gguf")
+	if err := Quantize(c.Student.Model, q, "q8_0", 1); err != nil {
+		t.Fatal(err)
+	}
+	unquantized := c.SharesBase()
+	c.Student.Model = q
+	small := c.SharesBase()
+	c.Rollout.TasksPerStep = 1 << 20 // KV caches of terabytes
+	huge := c.SharesBase()
+	c.Backend.ShareBase = "no"
+	no := c.SharesBase()
+	c.Rollout.TasksPerStep, c.Backend.ShareBase = 1, "yes"
+	yes := c.SharesBase()
+	if !unquantized || small || !huge || no || !yes {
+		t.Errorf("shares: f32 %v, q8_0 that fits %v, q8_0 that does not %v, no %v, yes %v; want true false true false true", unquantized, small, huge, no, yes)
+	}
+	p, err := c.MemoryPlan()
+	if err != nil || p.Items[2].Bytes != 0 {
+		t.Errorf("shared plan: learner's base %v (%v)", p.Items[2], err)
 	}
 }
