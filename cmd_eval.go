@@ -64,7 +64,7 @@ func init() {
 			if err != nil {
 				return err
 			}
-			ev, err := cfg.Evaluator(env, cfg.Eval.Split, cfg.Eval.Tasks, cfg.Seed, cfg.Eval.Temperature)
+			ev, err := cfg.Evaluator(env, cfg.Eval.Split, cfg.Eval.Tasks, cfg.EvalSeed(), cfg.Eval.Temperature)
 			if err != nil {
 				return err
 			}

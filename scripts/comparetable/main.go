@@ -162,10 +162,14 @@ func envTables(b *strings.Builder, env string, vs map[string][]run) (string, err
 		}
 		ms = append(ms, method{name: v, m: m, seeds: seeds, steps: at, wallS: wall})
 	}
+	tasks := -1
 	for _, x := range ms {
 		for _, row := range x.m {
-			if len(row) != len(ms[0].m[0]) {
-				return "", fmt.Errorf("%s: evaluations of %d and %d tasks: not the same held-out set", x.name, len(row), len(ms[0].m[0]))
+			if tasks < 0 {
+				tasks = len(row)
+			}
+			if len(row) != tasks {
+				return "", fmt.Errorf("%s: evaluations of %d and %d tasks: not the same held-out set", x.name, len(row), tasks)
 			}
 		}
 	}
@@ -210,7 +214,7 @@ func pairedDifferences(b *strings.Builder, vs map[string][]run, ms []method) {
 	}
 	fmt.Fprintf(b, "\nPaired differences (ATOD − other, the same seeds and tasks):\n\n")
 	if len(seeds) != 1 {
-		b.WriteString("(none: the runs drew their held-out tasks with different seeds; set eval.seed)\n\n")
+		b.WriteString("(none: the runs drew their held-out tasks with different seeds; set eval.seed)\n")
 		return
 	}
 	b.WriteString("| difference | seeds × tasks | mean [95% CI] |\n|---|---|---|\n")
@@ -230,13 +234,12 @@ func pairedDifferences(b *strings.Builder, vs map[string][]run, ms []method) {
 		iv := bootstrap(diff(a, o), reps)
 		fmt.Fprintf(b, "| atod − %s | %d × %d | %+.3f [%+.3f, %+.3f] |\n", x.name, len(a), len(a[0]), iv.mean, iv.lo, iv.hi)
 	}
-	b.WriteString("\n")
 }
 
 // rlPhase summarises the reward signal over the second half of each run's
 // steps (where ATOD's λ is high), mean ± std over seeds.
 func rlPhase(b *strings.Builder, vs map[string][]run, variants []string) {
-	b.WriteString("Reward signal over the second half of the steps (mean ± std over seeds):\n\n")
+	b.WriteString("\nReward signal over the second half of the steps (mean ± std over seeds):\n\n")
 	b.WriteString("| method | λ | rollout success | groups without signal | penalty-only groups | mean abs(a_rl) | reverse KL |\n|---|---|---|---|---|---|---|\n")
 	for _, v := range variants {
 		cols := make([][]float64, 6)

@@ -66,6 +66,16 @@ func TestTableFromRuns(t *testing.T) {
 		t.Error(err)
 	}
 
+	// A sweep of one method, without a teacher evaluation.
+	only := t.TempDir()
+	writeRun(t, only, "opd-s1", 7, eval(0, "student", "1000"), train(1, 0, 1), eval(1, "student", "1100"))
+	if err := write(only); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(only, "results.md")); !strings.Contains(string(b), "| teacher | 0 | | | (no runs) |") {
+		t.Errorf("one method without a teacher:\n%s", b)
+	}
+
 	// Different eval seeds: no paired differences.
 	writeRun(t, root, "opd-s3", 8, eval(0, "student", "1000"), train(1, 0, 1), eval(1, "student", "1000"))
 	if err := write(root); err != nil {
