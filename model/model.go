@@ -43,9 +43,13 @@ type GenResult struct {
 type ScoreRequest struct {
 	Seq    int
 	Tokens []int32
-	From   int // score positions From..len-1, From >= 1
-	TopK   int // also report the TopK most likely tokens at each scored position
+	From   int    // score positions From..len-1, From >= 1
+	TopK   int    // also report the TopK most likely tokens at each scored position
+	Mask   []bool // when set (one per token), only positions with Mask[p] are scored: the rest read 0, no top-k list
 }
+
+// Scored reports whether position p >= From is to be scored.
+func (r ScoreRequest) Scored(p int) bool { return r.Mask == nil || r.Mask[p] }
 
 // TokenLogProb is a token with its log-prob.
 type TokenLogProb struct {
@@ -55,8 +59,8 @@ type TokenLogProb struct {
 
 // ScoreResult holds one request's log-probs under the temperature-1 distribution.
 type ScoreResult struct {
-	LogProbs []float32        // len(Tokens)-From
-	TopK     [][]TokenLogProb // per scored position, best first; nil when TopK is 0
+	LogProbs []float32        // len(Tokens)-From; 0 where the request's mask leaves a position out
+	TopK     [][]TokenLogProb // per position, best first; nil when TopK is 0 or the position is left out
 	Decoded  int              // tokens decoded for this request (not reused)
 }
 

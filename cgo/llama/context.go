@@ -187,8 +187,8 @@ func (c *Context) decode(b *batch, outs []C.atod_out, topN int, topTok []int32, 
 }
 
 // prefill brings each job's sequence to hold job.toks, reusing what it can (see planReuse), and reduces the
-// logits of positions firstOut.. into outs[outBase[i]+pos-firstOut]. It returns the tokens decoded per job.
-func (c *Context) prefill(jobs []job, outs []C.atod_out, outBase []int, topN int, topTok []int32, topLP []float32) ([]int, error) {
+// logits of positions firstOut.. into their outs slots (job.out). It returns the tokens decoded per job.
+func (c *Context) prefill(jobs []job, outs []C.atod_out, topN int, topTok []int32, topLP []float32) ([]int, error) {
 	mem := c.memory()
 	r := planReuse(jobs, c.cached)
 	need := make([]int, len(jobs)) // prefix length others copy from this job's sequence
@@ -225,7 +225,7 @@ func (c *Context) prefill(jobs []job, outs []C.atod_out, outBase []int, topN int
 		for p := start[i]; p < len(j.toks); p++ {
 			out := -1
 			if p >= j.firstOut {
-				out = outBase[i] + p - j.firstOut
+				out = j.out[p-j.firstOut]
 			}
 			b.add(j.toks[p], p, j.seq, out)
 		}

@@ -123,6 +123,7 @@ func TestBadRequests(t *testing.T) {
 	wantErr(t, "score too long", score(model.ScoreRequest{Tokens: long, From: 1}), "do not fit the context")
 	wantErr(t, "score From 0", score(model.ScoreRequest{Tokens: ok, From: 0}), "From")
 	wantErr(t, "score bad token", score(model.ScoreRequest{Tokens: []int32{1, 1 << 20}, From: 1}), "not in the vocabulary")
+	wantErr(t, "score mask length", score(model.ScoreRequest{Tokens: ok, From: 1, Mask: []bool{true}}), "mask of 1 for 3 tokens")
 
 	// A generation that reaches the end of the context stops there.
 	res, err := c.Generate([]model.GenRequest{{Prompt: long[:60], Sampling: model.Sampling{Temperature: 1}}})

@@ -38,13 +38,11 @@ func (c *Context) Generate(reqs []model.GenRequest) ([]model.GenResult, error) {
 
 	jobs := make([]job, len(reqs))
 	outs := make([]C.atod_out, len(reqs))
-	base := make([]int, len(reqs))
 	for i, r := range reqs {
-		jobs[i] = job{seq: r.Seq, toks: r.Prompt, firstOut: len(r.Prompt) - 1}
+		jobs[i] = job{seq: r.Seq, toks: r.Prompt, firstOut: len(r.Prompt) - 1, out: []int{i}}
 		outs[i] = C.atod_out{target: -1, temp: C.float(r.Temperature), top_p: C.float(r.TopP), top_k: C.int32_t(r.TopK), rng: C.uint64_t(r.Seed)}
-		base[i] = i
 	}
-	decoded, err := c.prefill(jobs, outs, base, 0, nil, nil)
+	decoded, err := c.prefill(jobs, outs, 0, nil, nil)
 	if err != nil {
 		return nil, fmt.Errorf("generate: %w", err)
 	}

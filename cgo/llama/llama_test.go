@@ -292,6 +292,53 @@ func TestGenerateMatchesScore(t *testing.T) {
 	}
 }
 
+// TestScoreMask: a masked request scores only its masked positions, with the same log-probs and
+// top-k lists as scoring every position; the rest read 0 with no top-k list.
+func TestScoreMask(t *testing.T) {
+	m := loadModel(t, tinyPath)
+	toks := concat(chatPrompt(t, m, "Heat the mug."), tokenize(t, m, "go to microwave 1, open it, heat mug"))
+	from := 5
+	mask := make([]bool, len(toks))
+	for p := range mask {
+		mask[p] = p%3 == 0 || p == len(toks)-1
+	}
+	all, err := newContext(t, m, 128, 1).Score([]model.ScoreRequest{{Tokens: toks, From: from, TopK: 4}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	some, err := newContext(t, m, 128, 1).Score([]model.ScoreRequest{{Tokens: toks, From: from, TopK: 4, Mask: mask}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := all[0], some[0]
+	if len(b.LogProbs) != len(a.LogProbs) || len(b.TopK) != len(a.TopK) || b.Decoded != a.Decoded {
+		t.Fatalf("masked result: %d log-probs, %d top-k lists, %d decoded; want %d, %d, %d",
+			len(b.LogProbs), len(b.TopK), b.Decoded, len(a.LogProbs), len(a.TopK), a.Decoded)
+	}
+	scored := 0
+	for j := range a.LogProbs {
+		if !mask[from+j] {
+			if b.LogProbs[j] != 0 || b.TopK[j] != nil {
+				t.Errorf("position %d left out but scored: %v %v", from+j, b.LogProbs[j], b.TopK[j])
+			}
+			continue
+		}
+		scored++
+		if d := math.Abs(float64(a.LogProbs[j] - b.LogProbs[j])); d > 1e-5 {
+			t.Errorf("position %d: masked %v, unmasked %v", from+j, b.LogProbs[j], a.LogProbs[j])
+		}
+		for k := range a.TopK[j] {
+			if a.TopK[j][k].Token != b.TopK[j][k].Token || math.Abs(float64(a.TopK[j][k].LogProb-b.TopK[j][k].LogProb)) > 1e-5 {
+				t.Errorf("position %d: top-k %v, unmasked %v", from+j, b.TopK[j], a.TopK[j])
+				break
+			}
+		}
+	}
+	if scored < 3 {
+		t.Fatalf("only %d positions scored", scored)
+	}
+}
+
 // TestSamplerFrequencies: first tokens drawn with many seeds follow the distribution computed by hand
 // from the scored log-probs: keep the TopK best, take p_T ∝ p^(1/T), keep the smallest best-first set
 // holding TopP of that mass, renormalise. (Each call's requests share the prompt, decoded once.)

@@ -6,6 +6,7 @@ type job struct {
 	seq      int
 	toks     []int32
 	firstOut int
+	out      []int // out[p-firstOut]: the outs slot for position p's logits, -1 for none
 }
 
 // reuse is where a job's KV prefix of n tokens comes from: its own sequence (from = -1),

@@ -31,29 +31,38 @@ func (c *Context) Score(reqs []model.ScoreRequest) ([]model.ScoreResult, error) 
 			return nil, fmt.Errorf("score: request %d: %d tokens do not fit the context of %d tokens per sequence", i, len(r.Tokens), c.p.NCtx)
 		case r.TopK < 0 || r.TopK > c.m.nVocab:
 			return nil, fmt.Errorf("score: request %d: TopK %d out of range", i, r.TopK)
+		case r.Mask != nil && len(r.Mask) != len(r.Tokens):
+			return nil, fmt.Errorf("score: request %d: mask of %d for %d tokens", i, len(r.Mask), len(r.Tokens))
 		}
 		topN = max(topN, r.TopK)
-		nOut += len(r.Tokens) - r.From
+		for p := r.From; p < len(r.Tokens); p++ {
+			if r.Scored(p) {
+				nOut++
+			}
+		}
 	}
 	if err := c.checkSeqs(seqs, toks); err != nil {
 		return nil, fmt.Errorf("score: %w", err)
 	}
 
+	// Position p of a job predicts token p+1: Tokens[q] is scored from job position q-1.
 	jobs := make([]job, len(reqs))
-	base := make([]int, len(reqs))
-	outs := make([]C.atod_out, nOut)
-	k := 0
+	outs := make([]C.atod_out, 0, nOut)
 	for i, r := range reqs {
-		jobs[i] = job{seq: r.Seq, toks: r.Tokens[:len(r.Tokens)-1], firstOut: r.From - 1}
-		base[i] = k
-		for _, t := range r.Tokens[r.From:] {
-			outs[k] = C.atod_out{target: C.int32_t(t), n_top: C.int32_t(r.TopK)}
-			k++
+		j := job{seq: r.Seq, toks: r.Tokens[:len(r.Tokens)-1], firstOut: r.From - 1}
+		for q := r.From; q < len(r.Tokens); q++ {
+			slot := -1
+			if r.Scored(q) {
+				slot = len(outs)
+				outs = append(outs, C.atod_out{target: C.int32_t(r.Tokens[q]), n_top: C.int32_t(r.TopK)})
+			}
+			j.out = append(j.out, slot)
 		}
+		jobs[i] = j
 	}
 	topTok := make([]int32, nOut*topN)
 	topLP := make([]float32, nOut*topN)
-	decoded, err := c.prefill(jobs, outs, base, topN, topTok, topLP)
+	decoded, err := c.prefill(jobs, outs, topN, topTok, topLP)
 	if err != nil {
 		return nil, fmt.Errorf("score: %w", err)
 	}
@@ -66,8 +75,10 @@ func (c *Context) Score(reqs []model.ScoreRequest) ([]model.ScoreResult, error) 
 		if r.TopK > 0 {
 			res[i].TopK = make([][]model.TokenLogProb, n)
 		}
-		for j := range n {
-			k := base[i] + j
+		for j, k := range jobs[i].out {
+			if k < 0 {
+				continue
+			}
 			res[i].LogProbs[j] = float32(outs[k].logprob)
 			for t := range r.TopK {
 				res[i].TopK[j] = append(res[i].TopK[j], model.TokenLogProb{Token: topTok[k*topN+t], LogProb: topLP[k*topN+t]})

@@ -236,7 +236,17 @@ func (m *LM) Score(reqs []model.ScoreRequest) ([]model.ScoreResult, error) {
 		if len(r.Tokens) > m.Ctx { // as llama.Score
 			return nil, fmt.Errorf("%d tokens do not fit the context of %d", len(r.Tokens), m.Ctx)
 		}
+		if r.Mask != nil && len(r.Mask) != len(r.Tokens) {
+			return nil, fmt.Errorf("mask of %d for %d tokens", len(r.Mask), len(r.Tokens))
+		}
+		if r.TopK > 0 {
+			out[i].TopK = make([][]model.TokenLogProb, len(r.Tokens)-r.From)
+		}
 		for p := r.From; p < len(r.Tokens); p++ {
+			if !r.Scored(p) { // as llama.Score: left out, 0 and no top-k list
+				out[i].LogProbs = append(out[i].LogProbs, 0)
+				continue
+			}
 			lp := m.logProb(r.Tokens[:p], r.Tokens[p])
 			if m.NaNScore {
 				lp = math.NaN()
@@ -249,7 +259,7 @@ func (m *LM) Score(reqs []model.ScoreRequest) ([]model.ScoreResult, error) {
 					top = append(top, model.TokenLogProb{Token: actionToks[j], LogProb: float32(v)})
 				}
 				sort.SliceStable(top, func(a, b int) bool { return top[a].LogProb > top[b].LogProb })
-				out[i].TopK = append(out[i].TopK, top[:min(r.TopK, len(top))])
+				out[i].TopK[p-r.From] = top[:min(r.TopK, len(top))]
 			}
 		}
 	}

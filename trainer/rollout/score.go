@@ -8,7 +8,7 @@ import (
 )
 
 // ScoreTeacher fills LpT (and, with topK > 0, KL) of every turn: the teacher scores
-// the student's own token sequences at the action positions.
+// the student's own token sequences at the action positions, and only there.
 // progress, when set, hears each wave of sequences scored.
 func ScoreTeacher(teacher, student model.LM, eps []*Episode, topK int, progress func(done, total int)) error {
 	type ref struct {
@@ -18,21 +18,27 @@ func ScoreTeacher(teacher, student model.LM, eps []*Episode, topK int, progress 
 	var refs []ref
 	var reqs []model.ScoreRequest
 	for _, e := range eps {
+		masks := make([][]bool, len(e.Seqs))
 		from := make([]int, len(e.Seqs))
-		for i := range from {
-			from[i] = -1
-		}
 		for _, t := range e.Turns {
-			if t.N > 0 && (from[t.Seq] < 0 || t.Start < from[t.Seq]) {
-				from[t.Seq] = t.Start
+			if t.N == 0 {
+				continue
+			}
+			if masks[t.Seq] == nil {
+				masks[t.Seq], from[t.Seq] = make([]bool, len(e.Seqs[t.Seq])), t.Start
+			}
+			from[t.Seq] = min(from[t.Seq], t.Start)
+			for p := t.Start; p < t.Start+t.N; p++ {
+				masks[t.Seq][p] = true
 			}
 		}
-		for i, f := range from {
-			if f < 0 {
+		for i, m := range masks {
+			if m == nil {
 				continue
 			}
 			refs = append(refs, ref{e, i})
-			reqs = append(reqs, model.ScoreRequest{Tokens: e.Seqs[i], From: f, TopK: topK})
+			// Only the action tokens: the observations between them need no logits.
+			reqs = append(reqs, model.ScoreRequest{Tokens: e.Seqs[i], From: from[i], TopK: topK, Mask: m})
 		}
 	}
 	tRes, err := scoreWaves(teacher, reqs, progress)
