@@ -54,46 +54,11 @@ func Run(cfg *Config, o RunOptions) (*Summary, error) {
 			return nil, err
 		}
 	}
-	dir := cfg.OutDir
-	metricsPath := filepath.Join(dir, "metrics.jsonl")
-	start, skipped, ckptDir := 0, 0, ""
-	if o.Resume && !hasCheckpoint(dir) {
-		// Killed before its first checkpoint: nothing to keep, start over.
-		if err := os.Remove(metricsPath); err != nil && !os.IsNotExist(err) {
-			return nil, err
-		}
-		o.Resume = false
-	}
-	if o.Resume {
-		d, info, err := latestCheckpoint(dir)
-		if err != nil {
-			return nil, fmt.Errorf("resume: %w", err)
-		}
-		if info.ConfigHash != cfg.Hash() {
-			return nil, fmt.Errorf("resume %s: the config differs from the checkpoint's (hash %s, checkpoint %s); on resume only steps, out_dir, eval.*, checkpoint.*, record.*, backend.* and optim.recompute may change", dir, cfg.Hash(), info.ConfigHash)
-		}
-		if err := truncateMetrics(metricsPath, info.Step); err != nil {
-			return nil, err
-		}
-		if err := dropEpisodesAfter(dir, info.Step); err != nil {
-			return nil, fmt.Errorf("resume: %w", err)
-		}
-		start, skipped, ckptDir = info.Step, info.SkippedTotal, d
-	} else {
-		if _, err := os.Stat(metricsPath); err == nil {
-			return nil, fmt.Errorf("%s already holds a run; use --resume %s or another out_dir", dir, dir)
-		}
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, err
-		}
-	}
-	resolved, err := cfg.Encode()
+	from, ckptDir, err := prepareDir(cfg, o.Resume)
 	if err != nil {
 		return nil, err
 	}
-	if err := WriteFileAtomic(filepath.Join(dir, "config.toml"), resolved); err != nil {
-		return nil, err
-	}
+	start := from.Step
 
 	nseq := cfg.Rollout.TasksPerStep * cfg.Rollout.GroupSize
 	models, err := o.Open(cfg, Need{Student: true, Teacher: true, Learner: true, NSeq: nseq})
@@ -104,9 +69,6 @@ func Run(cfg *Config, o RunOptions) (*Summary, error) {
 	for _, n := range models.Notes {
 		fmt.Fprintln(o.Log, n)
 	}
-	// How trained weights first reach the student (every step in full-weights
-	// mode); LoRA weights then go in memory (Models.SyncWeights).
-	weightsPath := filepath.Join(dir, ".weights.gguf")
 	if ckptDir != "" {
 		if err := models.Learner.LoadState(filepath.Join(ckptDir, stateFile)); err != nil {
 			return nil, fmt.Errorf("resume: %w", err)
@@ -115,42 +77,20 @@ func Run(cfg *Config, o RunOptions) (*Summary, error) {
 			return nil, fmt.Errorf("resume: %w", err)
 		}
 	}
-
 	ev, err := cfg.Evaluator(env, cfg.Eval.Split, cfg.Eval.Tasks, cfg.EvalSeed(), cfg.Eval.Temperature)
 	if err != nil {
 		return nil, err
 	}
-	prog := newProgress(o.Log, start, cfg.Steps)
-	sum := &Summary{RunDir: dir, Report: filepath.Join(dir, "report.md"), FinalSuccess: -1}
-	evaluate := func(step int, who string, lm model.LM) error {
-		r, err := ev.Play(lm)
-		if err != nil {
-			return fmt.Errorf("eval %s at step %d: %w", who, step, err)
-		}
-		if cfg.Record.Eval {
-			recs := records(step, "eval", who, r.Played, cfg.Rollout.InvalidPenalty, piece(lm), nil, nil)
-			if err := writeEpisodes(episodePath(dir, "eval", step, who), recs); err != nil {
-				return fmt.Errorf("record eval episodes: %w", err)
-			}
-		}
-		if who == "student" {
-			sum.FinalSuccess = r.Success
-		}
-		failed := ""
-		if r.Failed > 0 {
-			failed = fmt.Sprintf(", %d failed by the env and left out", r.Failed)
-		}
-		prog.log("eval step %d %s: success %.3f return %.3f (%d tasks%s, %.1fs)", step, who, r.Success, r.MeanReturn, r.Tasks, failed, r.Seconds)
-		return appendJSONL(metricsPath, EvalMetrics{Kind: "eval", Step: step, Model: who, Split: cfg.Eval.Split, Tasks: r.Tasks,
-			Success: r.Success, MeanReturn: r.MeanReturn, EpisodeLen: r.EpisodeLen, InvalidRate: r.InvalidRate, Failed: r.Failed, Won: wonString(r.Played), Seconds: r.Seconds})
-	}
+	s := &session{cfg: cfg, dir: cfg.OutDir, models: models, ev: ev, prog: newProgress(o.Log, start, cfg.Steps),
+		sum:     &Summary{RunDir: cfg.OutDir, Report: filepath.Join(cfg.OutDir, "report.md"), FinalSuccess: -1},
+		skipped: from.SkippedTotal, checkpointed: start}
 	if start == 0 && len(ev.Tasks) > 0 {
 		if cfg.Eval.Teacher {
-			if err := evaluate(0, "teacher", models.Teacher); err != nil {
+			if err := s.evaluate(0, "teacher", models.Teacher); err != nil {
 				return nil, err
 			}
 		}
-		if err := evaluate(0, "student", models.Student); err != nil {
+		if err := s.evaluate(0, "student", models.Student); err != nil {
 			return nil, err
 		}
 	}
@@ -163,78 +103,169 @@ func Run(cfg *Config, o RunOptions) (*Summary, error) {
 			return false
 		}
 	}
-	checkpointed := start
-	checkpoint := func(step int) error {
-		info := checkpointInfo{Step: step, ConfigHash: cfg.Hash(), SkippedTotal: skipped}
-		if err := saveCheckpoint(dir, models.Learner, info); err != nil {
-			return fmt.Errorf("checkpoint step %d: %w", step, err)
-		}
-		checkpointed = step
-		return writeReport(dir)
-	}
-	// interrupt ends the run after step done, everything up to it kept.
-	interrupt := func(done int) (*Summary, error) {
-		prog.done()
-		if done > checkpointed {
-			if err := checkpoint(done); err != nil { // writes the report too
-				return nil, err
-			}
-		} else if err := writeReport(dir); err != nil {
-			return nil, err
-		}
-		sum.Steps, sum.Interrupted = done, true
-		return sum, ErrInterrupted
-	}
 	if stopped() {
-		return interrupt(start)
+		return s.interrupt(start)
 	}
-
+	// How trained weights first reach the student (every step in full-weights
+	// mode); LoRA weights then go in memory (Models.SyncWeights).
+	weightsPath := filepath.Join(s.dir, ".weights.gguf")
 	for step := start + 1; step <= cfg.Steps; step++ {
-		m, err := trainStep(cfg, env, models, step, weightsPath, stopped, prog)
+		m, err := trainStep(cfg, env, models, step, weightsPath, stopped, s.prog)
 		if errors.Is(err, ErrInterrupted) {
-			return interrupt(step - 1)
+			return s.interrupt(step - 1)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("step %d: %w", step, err)
 		}
 		if m.Skipped {
-			skipped++
-			prog.log("step %d: non-finite loss or gradient, update skipped (%d so far)", step, skipped)
+			s.skipped++
+			s.prog.log("step %d: non-finite loss or gradient, update skipped (%d so far)", step, s.skipped)
 		}
-		m.SkippedTotal = skipped
+		m.SkippedTotal = s.skipped
 		if m.EnvFailures > 0 {
-			prog.log("step %d: the env failed %d episode attempts (%d replayed); %d groups left out", step, m.EnvFailures, m.EnvRetries, m.GroupsDrop)
+			s.prog.log("step %d: the env failed %d episode attempts (%d replayed); %d groups left out", step, m.EnvFailures, m.EnvRetries, m.GroupsDrop)
 		}
-		if err := appendJSONL(metricsPath, m); err != nil {
+		if err := appendJSONL(s.metricsPath(), m); err != nil {
 			return nil, err
 		}
-		prog.step(step, fmt.Sprintf("λ %.2f succ %.2f ret %.2f kl %.3f loss %.4f %.0f tok/s", m.Lambda, m.Success, m.MeanReturn, m.ReverseKL, m.Loss, m.TokensPerS))
+		s.prog.step(step, fmt.Sprintf("λ %.2f succ %.2f ret %.2f kl %.3f loss %.4f %.0f tok/s", m.Lambda, m.Success, m.MeanReturn, m.ReverseKL, m.Loss, m.TokensPerS))
 		last := step == cfg.Steps
 		if len(ev.Tasks) > 0 && (last || cfg.Eval.Every > 0 && step%cfg.Eval.Every == 0) {
-			if err := evaluate(step, "student", models.Student); err != nil {
+			if err := s.evaluate(step, "student", models.Student); err != nil {
 				return nil, err
 			}
 		}
 		if last || cfg.Checkpoint.Every > 0 && step%cfg.Checkpoint.Every == 0 {
-			if err := checkpoint(step); err != nil {
+			if err := s.checkpoint(step); err != nil {
 				return nil, err
 			}
 		}
-		sum.Steps = step
+		s.sum.Steps = step
 		if stopped() && !last {
-			return interrupt(step)
+			return s.interrupt(step)
 		}
 		if step == o.StopAfter {
-			prog.done()
-			return sum, ErrStopped
+			s.prog.done()
+			return s.sum, ErrStopped
 		}
 	}
-	prog.done()
-	if err := writeReport(dir); err != nil {
+	s.prog.done()
+	if err := writeReport(s.dir); err != nil {
 		return nil, err
 	}
-	sum.Steps = max(sum.Steps, start)
-	return sum, nil
+	s.sum.Steps = max(s.sum.Steps, start)
+	return s.sum, nil
+}
+
+// prepareDir makes cfg.OutDir ready for a new run, or for resuming the one it
+// holds: the last checkpoint found, metrics and episodes after it dropped. It
+// returns where the run starts from and the checkpoint's directory ("" when new).
+func prepareDir(cfg *Config, resume bool) (checkpointInfo, string, error) {
+	dir := cfg.OutDir
+	metricsPath := filepath.Join(dir, "metrics.jsonl")
+	if resume && !hasCheckpoint(dir) {
+		// Killed before its first checkpoint: nothing to keep, start over.
+		if err := os.Remove(metricsPath); err != nil && !os.IsNotExist(err) {
+			return checkpointInfo{}, "", err
+		}
+		resume = false
+	}
+	var info checkpointInfo
+	ckptDir := ""
+	if resume {
+		d, i, err := latestCheckpoint(dir)
+		if err != nil {
+			return info, "", fmt.Errorf("resume: %w", err)
+		}
+		if i.ConfigHash != cfg.Hash() {
+			return info, "", fmt.Errorf("resume %s: the config differs from the checkpoint's (hash %s, checkpoint %s); on resume only steps, out_dir, eval.*, checkpoint.*, record.*, backend.* and optim.recompute may change", dir, cfg.Hash(), i.ConfigHash)
+		}
+		if err := truncateMetrics(metricsPath, i.Step); err != nil {
+			return info, "", err
+		}
+		if err := dropEpisodesAfter(dir, i.Step); err != nil {
+			return info, "", fmt.Errorf("resume: %w", err)
+		}
+		info, ckptDir = i, d
+	} else {
+		if _, err := os.Stat(metricsPath); err == nil {
+			return info, "", fmt.Errorf("%s already holds a run; use --resume %s or another out_dir", dir, dir)
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return info, "", err
+		}
+	}
+	resolved, err := cfg.Encode()
+	if err != nil {
+		return info, "", err
+	}
+	if err := WriteFileAtomic(filepath.Join(dir, "config.toml"), resolved); err != nil {
+		return info, "", err
+	}
+	return info, ckptDir, nil
+}
+
+// session is what a run carries from step to step besides the models' own state.
+type session struct {
+	cfg          *Config
+	dir          string
+	models       *Models
+	ev           *Evaluator
+	prog         *progress
+	sum          *Summary
+	skipped      int // updates skipped so far (non-finite loss or gradient)
+	checkpointed int // the last step with a checkpoint
+}
+
+func (s *session) metricsPath() string { return filepath.Join(s.dir, "metrics.jsonl") }
+
+// evaluate plays the held-out tasks with lm and appends the result to metrics.jsonl.
+func (s *session) evaluate(step int, who string, lm model.LM) error {
+	cfg := s.cfg
+	r, err := s.ev.Play(lm)
+	if err != nil {
+		return fmt.Errorf("eval %s at step %d: %w", who, step, err)
+	}
+	if cfg.Record.Eval {
+		recs := records(step, "eval", who, r.Played, cfg.Rollout.InvalidPenalty, piece(lm), nil, nil)
+		if err := writeEpisodes(episodePath(s.dir, "eval", step, who), recs); err != nil {
+			return fmt.Errorf("record eval episodes: %w", err)
+		}
+	}
+	if who == "student" {
+		s.sum.FinalSuccess = r.Success
+	}
+	failed := ""
+	if r.Failed > 0 {
+		failed = fmt.Sprintf(", %d failed by the env and left out", r.Failed)
+	}
+	s.prog.log("eval step %d %s: success %.3f return %.3f (%d tasks%s, %.1fs)", step, who, r.Success, r.MeanReturn, r.Tasks, failed, r.Seconds)
+	return appendJSONL(s.metricsPath(), EvalMetrics{Kind: "eval", Step: step, Model: who, Split: cfg.Eval.Split, Tasks: r.Tasks,
+		Success: r.Success, MeanReturn: r.MeanReturn, EpisodeLen: r.EpisodeLen, InvalidRate: r.InvalidRate, Failed: r.Failed, Won: wonString(r.Played), Seconds: r.Seconds})
+}
+
+// checkpoint saves step's learner state and weights, and rewrites the report.
+func (s *session) checkpoint(step int) error {
+	info := checkpointInfo{Step: step, ConfigHash: s.cfg.Hash(), SkippedTotal: s.skipped}
+	if err := saveCheckpoint(s.dir, s.models.Learner, info); err != nil {
+		return fmt.Errorf("checkpoint step %d: %w", step, err)
+	}
+	s.checkpointed = step
+	return writeReport(s.dir)
+}
+
+// interrupt ends the run after step done, everything up to it kept.
+func (s *session) interrupt(done int) (*Summary, error) {
+	s.prog.done()
+	if done > s.checkpointed {
+		if err := s.checkpoint(done); err != nil { // writes the report too
+			return nil, err
+		}
+	} else if err := writeReport(s.dir); err != nil {
+		return nil, err
+	}
+	s.sum.Steps, s.sum.Interrupted = done, true
+	return s.sum, ErrInterrupted
 }
 
 var (
