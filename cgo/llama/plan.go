@@ -1,7 +1,7 @@
 package llama
 
-// A job asks that sequence seq's KV cache hold toks when it is done, with logits for positions
-// firstOut..len(toks)-1. The KV cache may be reused only below firstOut.
+// A job asks that sequence seq's KV cache hold toks when it is done, with logits for those of
+// positions firstOut..len(toks)-1 that have an outs slot. The KV cache may be reused only below firstOut.
 type job struct {
 	seq      int
 	toks     []int32

@@ -51,3 +51,40 @@ func TestFullTranscriptIsAppendOnlyAndOnPolicy(t *testing.T) {
 		t.Errorf("want replies ending both in <|im_end|> and by length (eog %v, length %v)", sawEOG, sawLength)
 	}
 }
+
+// ScoreTeacher scores every action token, and only those: with the student as
+// its own teacher, each turn's teacher log-probs are the sampled ones and the
+// top-k KL is 0, in both history modes.
+func TestScoreTeacherCoversEveryActionToken(t *testing.T) {
+	for _, history := range []string{"full", "last"} {
+		lm := &fake.LM{Seqs: 4, Ctx: 4096}
+		env := fake.Echo{Turns: 3}
+		tasks, _ := env.Tasks("train", 2, 5)
+		spec := rollout.Spec{Prompt: envs.PromptConfig{History: history, LastN: 1}, Sampling: model.Sampling{Temperature: 1, MaxTokens: 3}, MaxTurns: 5,
+			Seed: func(a, b, c int) uint64 { return rollout.DeriveSeed(4, int64(a), int64(b), int64(c)) }}
+		eps, err := rollout.Play(lm, env, tasks, 2, spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := rollout.ScoreTeacher(lm, lm, eps, 3, nil); err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, e := range eps {
+			for k, tr := range e.Turns {
+				if len(tr.LpT) != tr.N || len(tr.KL) != tr.N {
+					t.Fatalf("%s: turn %d: %d teacher log-probs, %d KLs for %d tokens", history, k, len(tr.LpT), len(tr.KL), tr.N)
+				}
+				for j := range tr.N {
+					if tr.LpT[j] != tr.LpS[j] || tr.KL[j] != 0 {
+						t.Errorf("%s: turn %d token %d: teacher %v, sampled %v, KL %v", history, k, j, tr.LpT[j], tr.LpS[j], tr.KL[j])
+					}
+					n++
+				}
+			}
+		}
+		if n == 0 {
+			t.Fatalf("%s: no action tokens", history)
+		}
+	}
+}
