@@ -81,7 +81,7 @@ func Run(cfg *Config, o RunOptions) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &session{cfg: cfg, dir: cfg.OutDir, models: models, ev: ev, prog: newProgress(o.Log, start, cfg.Steps),
+	s := &session{cfg: cfg, models: models, ev: ev, prog: newProgress(o.Log, start, cfg.Steps),
 		sum:     &Summary{RunDir: cfg.OutDir, Report: filepath.Join(cfg.OutDir, "report.md"), FinalSuccess: -1},
 		skipped: from.SkippedTotal, checkpointed: start}
 	if start == 0 && len(ev.Tasks) > 0 {
@@ -108,7 +108,7 @@ func Run(cfg *Config, o RunOptions) (*Summary, error) {
 	}
 	// How trained weights first reach the student (every step in full-weights
 	// mode); LoRA weights then go in memory (Models.SyncWeights).
-	weightsPath := filepath.Join(s.dir, ".weights.gguf")
+	weightsPath := filepath.Join(s.cfg.OutDir, ".weights.gguf")
 	for step := start + 1; step <= cfg.Steps; step++ {
 		m, err := trainStep(cfg, env, models, step, weightsPath, stopped, s.prog)
 		if errors.Is(err, ErrInterrupted) {
@@ -150,7 +150,7 @@ func Run(cfg *Config, o RunOptions) (*Summary, error) {
 		}
 	}
 	s.prog.done()
-	if err := writeReport(s.dir); err != nil {
+	if err := writeReport(s.cfg.OutDir); err != nil {
 		return nil, err
 	}
 	s.sum.Steps = max(s.sum.Steps, start)
@@ -208,7 +208,6 @@ func prepareDir(cfg *Config, resume bool) (checkpointInfo, string, error) {
 // session is what a run carries from step to step besides the models' own state.
 type session struct {
 	cfg          *Config
-	dir          string
 	models       *Models
 	ev           *Evaluator
 	prog         *progress
@@ -217,7 +216,7 @@ type session struct {
 	checkpointed int // the last step with a checkpoint
 }
 
-func (s *session) metricsPath() string { return filepath.Join(s.dir, "metrics.jsonl") }
+func (s *session) metricsPath() string { return filepath.Join(s.cfg.OutDir, "metrics.jsonl") }
 
 // evaluate plays the held-out tasks with lm and appends the result to metrics.jsonl.
 func (s *session) evaluate(step int, who string, lm model.LM) error {
@@ -228,7 +227,7 @@ func (s *session) evaluate(step int, who string, lm model.LM) error {
 	}
 	if cfg.Record.Eval {
 		recs := records(step, "eval", who, r.Played, cfg.Rollout.InvalidPenalty, piece(lm), nil, nil)
-		if err := writeEpisodes(episodePath(s.dir, "eval", step, who), recs); err != nil {
+		if err := writeEpisodes(episodePath(s.cfg.OutDir, "eval", step, who), recs); err != nil {
 			return fmt.Errorf("record eval episodes: %w", err)
 		}
 	}
@@ -247,11 +246,11 @@ func (s *session) evaluate(step int, who string, lm model.LM) error {
 // checkpoint saves step's learner state and weights, and rewrites the report.
 func (s *session) checkpoint(step int) error {
 	info := checkpointInfo{Step: step, ConfigHash: s.cfg.Hash(), SkippedTotal: s.skipped}
-	if err := saveCheckpoint(s.dir, s.models.Learner, info); err != nil {
+	if err := saveCheckpoint(s.cfg.OutDir, s.models.Learner, info); err != nil {
 		return fmt.Errorf("checkpoint step %d: %w", step, err)
 	}
 	s.checkpointed = step
-	return writeReport(s.dir)
+	return writeReport(s.cfg.OutDir)
 }
 
 // interrupt ends the run after step done, everything up to it kept.
@@ -261,7 +260,7 @@ func (s *session) interrupt(done int) (*Summary, error) {
 		if err := s.checkpoint(done); err != nil { // writes the report too
 			return nil, err
 		}
-	} else if err := writeReport(s.dir); err != nil {
+	} else if err := writeReport(s.cfg.OutDir); err != nil {
 		return nil, err
 	}
 	s.sum.Steps, s.sum.Interrupted = done, true

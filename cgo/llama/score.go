@@ -21,7 +21,7 @@ func (c *Context) Score(reqs []model.ScoreRequest) ([]model.ScoreResult, error) 
 	}
 	seqs := make([]int, len(reqs))
 	toks := make([][]int32, len(reqs))
-	topN, nOut := 0, 0
+	topN := 0
 	for i, r := range reqs {
 		seqs[i], toks[i] = r.Seq, r.Tokens
 		switch {
@@ -35,11 +35,6 @@ func (c *Context) Score(reqs []model.ScoreRequest) ([]model.ScoreResult, error) 
 			return nil, fmt.Errorf("score: request %d: mask of %d for %d tokens", i, len(r.Mask), len(r.Tokens))
 		}
 		topN = max(topN, r.TopK)
-		for p := r.From; p < len(r.Tokens); p++ {
-			if r.Scored(p) {
-				nOut++
-			}
-		}
 	}
 	if err := c.checkSeqs(seqs, toks); err != nil {
 		return nil, fmt.Errorf("score: %w", err)
@@ -47,7 +42,7 @@ func (c *Context) Score(reqs []model.ScoreRequest) ([]model.ScoreResult, error) 
 
 	// Position p of a job predicts token p+1: Tokens[q] is scored from job position q-1.
 	jobs := make([]job, len(reqs))
-	outs := make([]C.atod_out, 0, nOut)
+	var outs []C.atod_out
 	for i, r := range reqs {
 		j := job{seq: r.Seq, toks: r.Tokens[:len(r.Tokens)-1], firstOut: r.From - 1}
 		for q := r.From; q < len(r.Tokens); q++ {
@@ -60,8 +55,8 @@ func (c *Context) Score(reqs []model.ScoreRequest) ([]model.ScoreResult, error) 
 		}
 		jobs[i] = j
 	}
-	topTok := make([]int32, nOut*topN)
-	topLP := make([]float32, nOut*topN)
+	topTok := make([]int32, len(outs)*topN)
+	topLP := make([]float32, len(outs)*topN)
 	decoded, err := c.prefill(jobs, outs, topN, topTok, topLP)
 	if err != nil {
 		return nil, fmt.Errorf("score: %w", err)
