@@ -4,7 +4,7 @@
 # student in f16 and Q4_K_M, a llama-3.2-1b-shape Q4_K_M teacher. Models are
 # built once into BENCH_DIR (default build/bench-real) and reused. Prints
 # `bench:` lines; each student runs in a process of its own (peak RSS).
-# About 15 minutes on 2 cores; run it alone.
+# About 20 minutes on 2 cores; run it alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=${BENCH_DIR:-build/bench-real}
@@ -24,11 +24,17 @@ if [ ! -f "$dir/teacher-q4_k_m.gguf" ]; then
 	rm -f "$dir/teacher-f16.gguf"
 fi
 go test -c -o "$dir/native.test" ./trainer/native
+go test -c -o "$dir/learn.test" ./cgo/learn
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 for s in f16 q4_k_m; do
 	ATOD_BENCH_STUDENT="$dir/student-$s.gguf" ATOD_BENCH_TEACHER="$dir/teacher-q4_k_m.gguf" ATOD_BENCH_NAME=$s \
 		"$dir/native.test" -test.run '^TestBenchRealStep$' -test.v -test.timeout 60m 2>"$dir/$s.log" | grep '^bench:' | tee -a "$out"
+done
+# the learner alone: 1×1,024-token LoRA steps, with and without recompute; memory at twice an episode's length
+for s in f16 q4_k_m; do
+	ATOD_BENCH_REAL_MODEL="$dir/student-$s.gguf" ATOD_BENCH_NAME=$s ATOD_BENCH_MEM_RATIO=$([ $s = f16 ] && echo 1 || echo 0) \
+		"$dir/learn.test" -test.run '^TestBenchRealLearner$' -test.v -test.timeout 60m 2>>"$dir/$s.log" | grep '^bench:' | tee -a "$out"
 done
 awk '/^bench: real_f16_train_s =/ {f=$4} /^bench: real_q4_k_m_train_s =/ {q=$4}
 	END { if (q > 0) printf "bench: real_q4_vs_f16_train_speed = %.2f x\n", f / q }' "$out"

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strings"
 
 	"github.com/atod-dev/atod/gguf"
@@ -15,6 +16,7 @@ type shape struct {
 	layers, embd, heads, kvHeads, headDim, ff, vocab int
 	weights, matrices                                int64 // tensor bytes; of those, the F32/F16 2-D matrices the learner transposes
 	quantized                                        bool
+	narrow                                           bool // some 2-D matrix is not F32 (F16, BF16 or quantized)
 }
 
 func readShape(path string) (shape, error) {
@@ -55,6 +57,7 @@ func readShape(path string) (shape, error) {
 	for _, t := range f.Tensors {
 		s.weights += int64(t.Size)
 		s.quantized = s.quantized || t.Type.Quantized()
+		s.narrow = s.narrow || len(t.Shape) == 2 && t.Type != gguf.F32
 		if len(t.Shape) == 2 && !t.Type.Quantized() && (t.Name != "token_embd.weight" || !hasTensor(f, "output.weight")) {
 			s.matrices += int64(t.Size)
 		}
@@ -140,12 +143,16 @@ func (c *Config) plan(shared bool) (*Plan, error) {
 	var learner int64
 	var why string
 	if c.Optim.Recompute {
-		w := layerWeights * f32 // one layer's weights dequantized and transposed
-		if !st.quantized {
-			w = st.matrices / max(L, 1)
+		// Backward multiplies by transposes (cgo/learn/transpose.cpp): BF16 on
+		// x86 unless the weights are F32, one layer's at a time and the output
+		// head's, kept.
+		tb := int64(f32)
+		if st.narrow && runtime.GOARCH == "amd64" {
+			tb = 2
 		}
+		w := (layerWeights + int64(st.vocab)*E) * tb
 		learner = (L+1)*E*n*f32 + T*T*f32 + attention + activations + w + 4*(16<<20)
-		why = "saved hidden states, one layer's activations and attention, the output head in chunks"
+		why = "saved hidden states, one layer's activations and attention, the output head in chunks, transposed weights"
 	} else {
 		learner = L*(attention+activations) + T*T*f32 + n*int64(st.vocab)*f32*3
 		if !st.quantized {

@@ -302,3 +302,54 @@ func TestBenchQuantizedTrain(t *testing.T) {
 	fmt.Printf("bench: train_q4_k_m_vs_f16_speed = %.2f x\n", speed["q4_k_m"]/speed["f16"])
 	fmt.Printf("bench: train_q8_0_vs_f16_speed = %.2f x\n", speed["q8_0"]/speed["f16"])
 }
+
+// TestBenchRealLearner times the learner alone on a real-shape model
+// (ATOD_BENCH_REAL_MODEL, built by scripts/bench-real.sh) with the trainer's
+// default adapter (rank 8 on q, k, v, o): a LoRA step on 1×1,024 tokens, every
+// one a target, with Recompute (the default) and, side by side, with the
+// whole-graph backward. With ATOD_BENCH_MEM_RATIO=1 it also measures the
+// learner's working set (a child process each) on one sequence of 765 tokens
+// (a bench-real episode) and of twice that.
+func TestBenchRealLearner(t *testing.T) {
+	path, name := os.Getenv("ATOD_BENCH_REAL_MODEL"), os.Getenv("ATOD_BENCH_NAME")
+	if path == "" {
+		t.Skip("run by scripts/bench-real.sh")
+	}
+	for _, recompute := range []bool{true, false} {
+		cfg := testConfig()
+		cfg.Rank, cfg.Alpha, cfg.Targets = 8, 16, []string{"q", "k", "v", "o"}
+		cfg.Threads, cfg.Recompute = benchThreads(), recompute
+		tr, err := learn.New(path, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		one := benchBatch(tr.VocabSize(), 1, 1024)
+		step := median(t, 1, func() error { _, err := tr.Step([][]model.TrainSeq{one}); return err })
+		tr.Close()
+		which := "recompute"
+		if !recompute {
+			which = "whole_graph"
+		}
+		fmt.Printf("bench: real_%s_lora_step_tokens_per_s_1x1024_%s = %.1f tokens/s\n", name, which, 1024/step.wall.Seconds())
+	}
+	if os.Getenv("ATOD_BENCH_MEM_RATIO") != "1" {
+		return
+	}
+	ws := map[int]float64{}
+	for _, n := range []int{765, 1530} {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestBenchMemoryChild$", "-test.v")
+		cmd.Env = append(os.Environ(), fmt.Sprintf("ATOD_BENCH_MEM=%s,%d,1", path, n))
+		cmd.Stderr = os.Stderr
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("child: %v\n%s", err, out)
+		}
+		var mb float64
+		for _, l := range strings.Split(string(out), "\n") {
+			fmt.Sscanf(l, "working_set_mb %f", &mb)
+		}
+		ws[n] = mb
+		fmt.Printf("bench: real_%s_learner_working_set_mb_1x%d = %.0f MB\n", name, n, ws[n])
+	}
+	fmt.Printf("bench: real_%s_learner_memory_2x_len_ratio = %.2f x\n", name, ws[1530]/ws[765])
+}

@@ -198,18 +198,20 @@ static void protect_backward_inputs(ggml_cgraph * gf) {
 // kernels (llamafile sgemm), and has no F16/BF16 kernel. The same sums as mul_mat:
 //   out_prod(a, b) = mul_mat(aᵀ, bᵀ)   (aᵀ, bᵀ made contiguous; (xᵀ)ᵀ = x)
 // with the same broadcasting over dims 2 and 3. So every out_prod is rewritten in
-// place, with Wᵀ of frozen weights from the trainer's cache and other transposed
-// copies made once per tensor, and the graph re-collected so that copies precede
-// their uses. A quantized weight is dequantized to F32 first (ggml's out_prod
-// would dequantize row by row, several times slower still).
-static ggml_cgraph * out_prod_to_mul_mat(const atod_trainer * t, ggml_context * ctx, ggml_cgraph * gf) {
-    std::unordered_map<const ggml_tensor *, ggml_tensor *> transposed = t->transposed;
+// place, with Wᵀ from the trainer's cache or from extra where there is one, and
+// other transposes made once per tensor (F32 or BF16, dequantized: transpose.cpp), and the
+// graph re-collected so that copies precede their uses. With Recompute that is one
+// layer's matrices at a time.
+static ggml_cgraph * out_prod_to_mul_mat(const atod_trainer * t, ggml_context * ctx, ggml_cgraph * gf,
+                                         const atod_transposes & extra) {
+    atod_transposes transposed = t->transposed;
+    transposed.insert(extra.begin(), extra.end());
     auto tr = [&](ggml_tensor * x) {
         if (x->op == GGML_OP_TRANSPOSE) {
             return ggml_is_contiguous(x->src[0]) ? x->src[0] : ggml_cont(ctx, x->src[0]);
         }
         auto it = transposed.find(x);
-        return it != transposed.end() ? it->second : transposed[x] = ggml_cont(ctx, ggml_transpose(ctx, x));
+        return it != transposed.end() ? it->second : transposed[x] = atod_transpose(t, ctx, x);
     };
     const int n = ggml_graph_n_nodes(gf);
     for (int i = 0; i < n; i++) {
@@ -217,10 +219,7 @@ static ggml_cgraph * out_prod_to_mul_mat(const atod_trainer * t, ggml_context * 
         if (node->op != GGML_OP_OUT_PROD) {
             continue;
         }
-        ggml_tensor * a = node->src[0];
-        // A quantized frozen weight is dequantized, transposed, for this graph only:
-        // with Recompute that is one layer's matrices at a time.
-        a = ggml_is_quantized(a->type) ? ggml_cont(ctx, ggml_transpose(ctx, ggml_cast(ctx, a, GGML_TYPE_F32))) : tr(a);
+        ggml_tensor * a = tr(node->src[0]);
         ggml_tensor * b = tr(node->src[1]);
         node->op = GGML_OP_MUL_MAT;
         memset(node->op_params, 0, sizeof(node->op_params));
@@ -257,7 +256,8 @@ static atod_inputs new_inputs(ggml_context * ctx, const atod_batch * b) {
 // with_backward adds loss's backward to gf, gradients accumulating into the
 // persistent grads tensors (across micro-batches and, recomputing, across the
 // layers' graphs), and returns the graph to run.
-static ggml_cgraph * with_backward(const atod_trainer * t, ggml_context * ctx, ggml_cgraph * gf, ggml_tensor * loss) {
+static ggml_cgraph * with_backward(const atod_trainer * t, ggml_context * ctx, ggml_cgraph * gf, ggml_tensor * loss,
+                                   const atod_transposes & extra = {}) {
     std::unordered_map<const ggml_tensor *, ggml_tensor *> acc;
     for (size_t i = 0; i < t->params.size(); i++) {
         acc[t->params[i]] = t->grads[i];
@@ -272,7 +272,7 @@ static ggml_cgraph * with_backward(const atod_trainer * t, ggml_context * ctx, g
     }
     ggml_build_backward_expand(ctx, gf, accs.data());
     protect_backward_inputs(gf);
-    return out_prod_to_mul_mat(t, ctx, gf);
+    return out_prod_to_mul_mat(t, ctx, gf, extra);
 }
 
 // run allocates gf, fills the batch inputs and extra (tensor, host data) pairs, and computes.
@@ -308,6 +308,46 @@ static ggml_tensor * hidden_input(const atod_trainer * t, ggml_context * ctx, in
     return h;
 }
 
+// transpose_output makes Wᵀ of the output head for the head's input
+// gradient: it is the largest matrix (n_vocab rows), which each chunk's graph
+// would transpose again. Made at the first use and kept, or remade each call
+// where the output is trained (full weights); not made where the trainer keeps
+// one already, or on a GPU backend (each graph transposes there).
+static bool transpose_output(atod_trainer * t, atod_transposes & map, char * err, size_t n_err) {
+    ggml_tensor * w = t->output;
+    const bool host = w->buffer != nullptr && ggml_backend_buffer_is_host(w->buffer);
+    if (t->transposed.count(w) || t->gpu != nullptr || !host || !atod_can_transpose(w)) {
+        return true;
+    }
+    const bool fresh = t->output_t == nullptr;
+    if (fresh) {
+        t->ctx_ot = ggml_init({ 2 * ggml_tensor_overhead() + ggml_graph_overhead(), nullptr, true });
+        t->output_t = ggml_new_tensor_2d(t->ctx_ot, atod_transpose_type(w), w->ne[1], w->ne[0]);
+        t->buf_ot = ggml_backend_alloc_ctx_tensors(t->ctx_ot, t->cpu);
+        if (t->buf_ot == nullptr) {
+            atod_set_err(err, n_err, "cannot allocate the output head's transpose (%.0f MiB)",
+                         ggml_nbytes(t->output_t) / 1048576.0);
+            ggml_free(t->ctx_ot);
+            t->ctx_ot = nullptr, t->output_t = nullptr;
+            return false;
+        }
+    }
+    if (fresh || t->full_weights) {
+        ggml_init_params ip = { ggml_tensor_overhead() + ggml_graph_overhead(), nullptr, true };
+        ggml_context * ctx = ggml_init(ip);
+        ggml_cgraph * g = ggml_new_graph(ctx);
+        ggml_build_forward_expand(g, atod_transpose_into(ctx, t->output_t, w));
+        const bool ok = ggml_backend_graph_compute(t->cpu, g) == GGML_STATUS_SUCCESS;
+        ggml_free(ctx);
+        if (!ok) {
+            atod_set_err(err, n_err, "transposing the output head failed");
+            return false;
+        }
+    }
+    map[w] = t->output_t;
+    return true;
+}
+
 // eval_head_chunks runs the output head and the loss from the last hidden state
 // x, in chunks of targets small enough that a chunk's [n_vocab, chunk] logits
 // (with their softmax and gradients) stay near 16 MiB: at a real vocabulary the
@@ -317,6 +357,10 @@ static int eval_head_chunks(atod_trainer * t, const atod_batch * b, const std::v
                             float * logp_out, double * loss_out, char * err, size_t n_err) {
     const int64_t n = (int64_t) b->n_tok * b->n_seq;
     const int chunk = std::max(1, std::min(b->n_tgt, t->head_chunk > 0 ? t->head_chunk : (1 << 22) / t->n_vocab));
+    atod_transposes wt;
+    if (!transpose_output(t, wt, err, n_err)) {
+        return 1;
+    }
     std::fill(dx.begin(), dx.end(), 0.0f);
     std::vector<float> part(dx.size());
     double loss_sum = 0;
@@ -332,7 +376,7 @@ static int eval_head_chunks(atod_trainer * t, const atod_batch * b, const std::v
         ggml_tensor * loss = build_loss(t, ctx, in, build_head(t, ctx, in, h), c.n_tgt, c.loss_scale, &logp);
         ggml_cgraph * gf = ggml_new_graph_custom(ctx, t->graph_size, true);
         ggml_build_forward_expand(gf, loss);
-        ggml_cgraph * gb = with_backward(t, ctx, gf, loss);
+        ggml_cgraph * gb = with_backward(t, ctx, gf, loss, wt);
         ggml_tensor * dh = ggml_graph_get_grad(gf, h);
         ggml_set_output(dh);
         bool ok = run(t, gb, in, &c, { { h, x.data() } }, err, n_err);

@@ -46,7 +46,8 @@ func tinyModel(t testing.TB, o tinymodel.Options) string {
 			t.Fatal(err)
 		}
 	}
-	p := filepath.Join(modelDir, filepath.Base(t.Name())+"-"+o.Arch+".gguf")
+	// numbered: one test may write models of several options (f32 and f16)
+	p := filepath.Join(modelDir, fmt.Sprintf("%s-%s-%d.gguf", filepath.Base(t.Name()), o.Arch, len(modelCache)))
 	if err := tinymodel.Write(p, o); err != nil {
 		t.Fatalf("tinymodel.Write: %v", err)
 	}

@@ -358,6 +358,8 @@ extern "C" void atod_train_free(atod_trainer * t) {
     if (t->buf_params) ggml_backend_buffer_free(t->buf_params);
     if (t->buf_wt) ggml_backend_buffer_free(t->buf_wt);
     if (t->ctx_wt) ggml_free(t->ctx_wt);
+    if (t->buf_ot) ggml_backend_buffer_free(t->buf_ot);
+    if (t->ctx_ot) ggml_free(t->ctx_ot);
     if (t->ctx_params) ggml_free(t->ctx_params);
     if (t->model && t->owns_model) llama_model_free(t->model);
     if (t->gpu) ggml_backend_free(t->gpu);

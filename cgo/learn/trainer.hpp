@@ -36,6 +36,9 @@ struct atod_lora {
     ggml_tensor * b; // [r, n_out]
 };
 
+// frozen matrix → its transpose, for backward's mul_mats
+using atod_transposes = std::unordered_map<const ggml_tensor *, ggml_tensor *>;
+
 struct atod_rope {
     int   n_rot;
     int   type;
@@ -69,9 +72,13 @@ struct atod_trainer {
     ggml_backend_buffer_t buf_params = nullptr;
 
     // Wᵀ of frozen host-memory weights, for the input gradients (graph.cpp)
-    std::unordered_map<const ggml_tensor *, ggml_tensor *> transposed;
+    atod_transposes transposed;
     ggml_context * ctx_wt = nullptr;
     ggml_backend_buffer_t buf_wt = nullptr;
+    // Wᵀ of the output head, for the recomputed head (graph.cpp)
+    ggml_tensor * output_t = nullptr;
+    ggml_context * ctx_ot = nullptr;
+    ggml_backend_buffer_t buf_ot = nullptr;
 
     ggml_backend_t cpu = nullptr, gpu = nullptr;
     ggml_backend_sched_t sched = nullptr;
@@ -81,3 +88,10 @@ struct atod_trainer {
 };
 
 void atod_set_err(char * err, size_t n_err, const char * fmt, ...);
+
+// transpose.cpp: xᵀ in atod_transpose_type(x) (ggml's copy on a GPU backend),
+// and the same into dst.
+ggml_type atod_transpose_type(const ggml_tensor * x);
+ggml_tensor * atod_transpose(const atod_trainer * t, ggml_context * ctx, ggml_tensor * x);
+ggml_tensor * atod_transpose_into(ggml_context * ctx, ggml_tensor * dst, ggml_tensor * x);
+bool atod_can_transpose(const ggml_tensor * x);

@@ -1,0 +1,101 @@
+// Transposes for backward's mul_mats (graph.cpp), as a ggml custom op on the CPU.
+//
+// ggml_cont(ggml_transpose(x)) copies element by element, a memcpy call each
+// (ggml-cpu's dup_bytes): on a real-shape step that was over half the time.
+// Here a tile of rows is converted to F32 (dequantized where quantized), then
+// written out column by column, so both sides move whole cache lines.
+//
+// The type of Wᵀ: F32 where W is F32 (exact gradients, the finite-difference
+// tests); otherwise BF16 where the CPU's sgemm has a BF16 kernel (x86), as it
+// multiplies BF16 faster than F32 and the matrix is half the size. Not F16: the
+// mul_mat rounds dy to Wᵀ's type, and a loss averaged over thousands of tokens
+// has gradients below F16's normal range; BF16 has F32's exponents.
+#include "trainer.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "ggml-cpu.h"
+
+// rows_f32 converts n contiguous values of type to F32.
+static void rows_f32(ggml_type type, const void * src, float * dst, int64_t n) {
+    if (type == GGML_TYPE_F32) {
+        memcpy(dst, src, n * sizeof(float));
+    } else {
+        ggml_get_type_traits(type)->to_float(src, dst, n);
+    }
+}
+
+// dst [ne1, ne0, ne2, ne3] (F32 or BF16) = src [ne0, ne1, ne2, ne3]ᵀ, tiles of rows split over the threads.
+static void transpose_kernel(const ggml_tensor * src, ggml_tensor * dst, int ith, int nth) {
+    constexpr int64_t TR = 32, TC = 64; // tile: rows of src × columns written per pass
+    const int64_t ne0 = src->ne[0], ne1 = src->ne[1], planes = src->ne[2] * src->ne[3];
+    const int64_t tiles = (ne1 + TR - 1) / TR;
+    std::vector<float> buf(TR * ne0);
+    const bool bf16 = dst->type == GGML_TYPE_BF16;
+    for (int64_t k = ith; k < tiles * planes; k += nth) {
+        const int64_t p = k / tiles, r0 = (k % tiles) * TR, nr = std::min(TR, ne1 - r0);
+        const int64_t i2 = p % src->ne[2], i3 = p / src->ne[2];
+        const char * s = (const char *) src->data + i2 * src->nb[2] + i3 * src->nb[3];
+        float * d = (float *) ((char *) dst->data + i2 * dst->nb[2] + i3 * dst->nb[3]);
+        for (int64_t r = 0; r < nr; r++) {
+            rows_f32(src->type, s + (r0 + r) * src->nb[1], buf.data() + r * ne0, ne0);
+        }
+        for (int64_t c0 = 0; c0 < ne0; c0 += TC) {
+            const int64_t c1 = std::min(ne0, c0 + TC);
+            for (int64_t c = c0; c < c1; c++) {
+                if (bf16) {
+                    uint16_t * out = (uint16_t *) d + c * ne1 + r0;
+                    for (int64_t r = 0; r < nr; r++) {
+                        uint32_t u;
+                        memcpy(&u, &buf[r * ne0 + c], 4);
+                        out[r] = (uint16_t) ((u + 0x7fff + ((u >> 16) & 1)) >> 16); // round to nearest even
+                    }
+                } else {
+                    float * out = d + c * ne1 + r0;
+                    for (int64_t r = 0; r < nr; r++) {
+                        out[r] = buf[r * ne0 + c];
+                    }
+                }
+            }
+        }
+    }
+}
+
+static void transpose_op(ggml_tensor * dst, int ith, int nth, void *) {
+    transpose_kernel(dst->src[0], dst, ith, nth);
+}
+
+static void transpose_into_op(ggml_tensor * dst, int ith, int nth, void *) {
+    transpose_kernel(dst->src[1], dst, ith, nth); // src[0] is dst's own storage
+}
+
+// Rows must be contiguous (quantized: whole blocks) and the type convertible to F32.
+static bool transposable(const ggml_tensor * x) {
+    return x->nb[0] == ggml_type_size(x->type) && ggml_blck_size(x->type) <= x->ne[0] &&
+           (x->type == GGML_TYPE_F32 || ggml_get_type_traits(x->type)->to_float != nullptr);
+}
+
+ggml_type atod_transpose_type(const ggml_tensor * x) {
+    const bool bf16_sgemm = ggml_cpu_has_avx2() || ggml_cpu_has_avx512();
+    return x->type != GGML_TYPE_F32 && bf16_sgemm ? GGML_TYPE_BF16 : GGML_TYPE_F32;
+}
+
+ggml_tensor * atod_transpose(const atod_trainer * t, ggml_context * ctx, ggml_tensor * x) {
+    if (t->gpu != nullptr || !transposable(x)) {
+        // ggml's own copy: any backend, any layout (custom ops run on the CPU only)
+        if (ggml_is_quantized(x->type)) {
+            x = ggml_cast(ctx, x, GGML_TYPE_F32);
+        }
+        return ggml_cont(ctx, ggml_transpose(ctx, x));
+    }
+    return ggml_custom_4d(ctx, atod_transpose_type(x), x->ne[1], x->ne[0], x->ne[2], x->ne[3], &x, 1, transpose_op,
+                          GGML_N_TASKS_MAX, nullptr);
+}
+
+ggml_tensor * atod_transpose_into(ggml_context * ctx, ggml_tensor * dst, ggml_tensor * x) {
+    return ggml_custom_inplace(ctx, dst, &x, 1, transpose_into_op, GGML_N_TASKS_MAX, nullptr);
+}
+
+bool atod_can_transpose(const ggml_tensor * x) { return transposable(x); }
