@@ -29,6 +29,7 @@ out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 for s in f16 q4_k_m; do
 	ATOD_BENCH_STUDENT="$dir/student-$s.gguf" ATOD_BENCH_TEACHER="$dir/teacher-q4_k_m.gguf" ATOD_BENCH_NAME=$s \
+		ATOD_BENCH_SCORE_MASK=$([ $s = f16 ] && echo 1 || echo 0) \
 		"$dir/native.test" -test.run '^TestBenchRealStep$' -test.v -test.timeout 60m 2>"$dir/$s.log" | grep '^bench:' | tee -a "$out"
 done
 # the learner alone: 1×1,024-token LoRA steps, with and without recompute; memory at twice an episode's length

@@ -80,8 +80,15 @@ static ggml_tensor * attention(const atod_trainer * t, ggml_context * ctx, ggml_
 }
 
 // One decoder layer: x_{l+1} = layer_l(x_l), x [n_embd, n_tok*n_seq].
+//
+// With g, the gradient of x_{l+1} (recomputing), it returns a scalar whose
+// gradients are those of Σ x_{l+1}·g. There the frozen down projection's
+// output is never needed, only its input gradient: Σ (W·z)·g = Σ z·(Wᵀg), so
+// u = Wᵀg takes the place of W·z, the same mul_mat that backward would do,
+// and the layer's largest forward matmul is skipped. (Full weights train W,
+// whose gradient needs W·z's graph.)
 static ggml_tensor * build_layer(const atod_trainer * t, ggml_context * ctx, int il, ggml_tensor * x,
-                                 const atod_inputs & in, int n_tok, int n_seq) {
+                                 const atod_inputs & in, int n_tok, int n_seq, ggml_tensor * g = nullptr) {
     const int n = n_tok * n_seq, d = t->n_embd_head;
     const atod_layer & L = t->layers[il];
     ggml_tensor * cur = norm(t, ctx, x, L.attn_norm);
@@ -108,8 +115,21 @@ static ggml_tensor * build_layer(const atod_trainer * t, ggml_context * ctx, int
     cur = norm(t, ctx, x, L.ffn_norm);
     ggml_tensor * up   = mm(t, ctx, L.up, cur);
     ggml_tensor * gate = mm(t, ctx, L.gate, cur);
-    cur = mm(t, ctx, L.down, ggml_swiglu_split(ctx, gate, up));
-    return ggml_add(ctx, cur, x);
+    ggml_tensor * z = ggml_swiglu_split(ctx, gate, up);
+    if (g == nullptr || t->full_weights) {
+        x = ggml_add(ctx, mm(t, ctx, L.down, z), x);
+        return g == nullptr ? x : ggml_sum(ctx, ggml_mul(ctx, x, g));
+    }
+    auto it = t->transposed.find(L.down);
+    ggml_tensor * wt = it != t->transposed.end() ? it->second : atod_transpose(t, ctx, L.down);
+    ggml_tensor * loss = ggml_add(ctx, ggml_sum(ctx, ggml_mul(ctx, z, ggml_mul_mat(ctx, wt, g))),
+                                  ggml_sum(ctx, ggml_mul(ctx, x, g)));
+    auto lo = t->lora.find(L.down);
+    if (lo != t->lora.end()) {
+        ggml_tensor * ab = ggml_mul_mat(ctx, lo->second.b, ggml_mul_mat(ctx, lo->second.a, z));
+        loss = ggml_add(ctx, loss, ggml_sum(ctx, ggml_mul(ctx, ggml_scale(ctx, ab, t->lora_scale), g)));
+    }
+    return loss;
 }
 
 // Logits [n_vocab, n_tgt] of the positions that predict the targets, from the last hidden state.
@@ -446,7 +466,7 @@ static int eval_recompute(atod_trainer * t, const atod_batch * b, float * logp_o
         const bool need_dx = il > 0 || embd_grad;
         ggml_tensor * h = hidden_input(t, ctx, n, need_dx, "h");
         ggml_tensor * g = new_input(ctx, GGML_TYPE_F32, t->n_embd, n, 1, 1, "dy");
-        ggml_tensor * loss = ggml_sum(ctx, ggml_mul(ctx, build_layer(t, ctx, il, h, in, T, S), g));
+        ggml_tensor * loss = build_layer(t, ctx, il, h, in, T, S, g);
         ggml_set_loss(loss);
         ggml_cgraph * gf = ggml_new_graph_custom(ctx, t->graph_size, true);
         ggml_build_forward_expand(gf, loss);

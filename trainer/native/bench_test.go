@@ -112,4 +112,49 @@ func TestBenchRealStep(t *testing.T) {
 	prefill := time.Since(start).Seconds()
 	fmt.Printf("bench: real_%s_prefill_s = %.1f s\n", name, prefill)
 	fmt.Printf("bench: real_%s_train_vs_prefill = %.2f x\n", name, m.TrainS/prefill)
+	if os.Getenv("ATOD_BENCH_SCORE_MASK") == "1" {
+		benchScoreMask(t, &cfg, each)
+	}
+}
+
+// benchScoreMask times the teacher scoring two sequences of n random tokens
+// at every position and, side by side, at every fourth (ScoreRequest.Mask, as
+// teacher scoring asks for the action tokens only; bench-real's share is a
+// quarter).
+func benchScoreMask(t *testing.T, cfg *trainer.Config, n int) {
+	models, err := Open(cfg, trainer.Need{Teacher: true, NSeq: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer models.Close()
+	rng := rand.New(rand.NewPCG(5, 5))
+	reqs := make([]model.ScoreRequest, 2)
+	for i := range reqs {
+		toks := make([]int32, n)
+		for j := range toks {
+			toks[j] = int32(rng.IntN(models.Teacher.VocabSize() - 256))
+		}
+		reqs[i] = model.ScoreRequest{Seq: i, Tokens: toks, From: 1}
+	}
+	masked := make([]model.ScoreRequest, len(reqs))
+	for i, r := range reqs {
+		r.Mask = make([]bool, n)
+		for j := 3; j < n; j += 4 {
+			r.Mask[j] = true
+		}
+		masked[i] = r
+	}
+	secs := func(rs []model.ScoreRequest) float64 {
+		models.Teacher.ClearAll()
+		t0 := time.Now()
+		if _, err := models.Teacher.Score(rs); err != nil {
+			t.Fatal(err)
+		}
+		return time.Since(t0).Seconds()
+	}
+	secs(masked) // warm-up
+	full, part := secs(reqs), secs(masked)
+	fmt.Printf("bench: real_teacher_score_all_positions_s = %.1f s\n", full)
+	fmt.Printf("bench: real_teacher_score_quarter_masked_s = %.1f s\n", part)
+	fmt.Printf("bench: real_teacher_score_masked_vs_all = %.2f x\n", part/full)
 }
