@@ -36,7 +36,7 @@ test:
 bench:
 	bash scripts/bench.sh
 
-# Real-shape models (0.5B student, 1B teacher, Llama 3's vocabulary): about 15 minutes on 2 cores.
+# Real-shape models (0.5B student, 1B teacher, Llama 3's vocabulary): about 20 minutes on 2 cores.
 bench-real:
 	bash scripts/bench-real.sh
 
