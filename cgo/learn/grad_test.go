@@ -112,8 +112,8 @@ func TestFullWeightGradientsMatchFiniteDifferences(t *testing.T) {
 }
 
 // Through f16 frozen weights the LoRA gradients equal those of the same model in
-// f32 up to rounding: the whole-graph backward multiplies by the learner's f16
-// Wᵀ, Recompute by a BF16 one where the CPU has BF16 matmuls (transpose.cpp).
+// f32 up to rounding: backward multiplies by a BF16 Wᵀ where the CPU has BF16
+// matmuls (transpose.cpp), with the whole graph and with Recompute.
 // (Finite differences cannot check this: f16 matmuls round their inputs, so the
 // loss is not smooth at small steps.)
 func TestF16GradientsMatchF32(t *testing.T) {

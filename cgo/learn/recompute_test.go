@@ -13,7 +13,7 @@ import (
 // The layer-by-layer backward (Recompute) gives the loss, log-probs and
 // gradients of the whole-graph backward, for LoRA on each architecture, for
 // every weight (tied embeddings included), over several micro-batches, and
-// through quantized bases.
+// through f16 and quantized bases.
 func TestRecomputeMatchesWholeGraph(t *testing.T) {
 	full := func(c learn.Config) learn.Config {
 		c.FullWeights, c.Rank, c.Targets = true, 0, nil
@@ -28,6 +28,8 @@ func TestRecomputeMatchesWholeGraph(t *testing.T) {
 	}
 	tied := tinyOpts("qwen3")
 	tied.Tied = true
+	f16 := tinyOpts("qwen2")
+	f16.F16 = true
 	for _, c := range []struct {
 		name string
 		path string
@@ -37,6 +39,7 @@ func TestRecomputeMatchesWholeGraph(t *testing.T) {
 		{"qwen2-lora", tinyModel(t, tinyOpts("qwen2")), loraConfig()},
 		{"qwen3-lora", tinyModel(t, tinyOpts("qwen3")), loraConfig()},
 		{"qwen3-tied-full", tinyModel(t, tied), full(loraConfig())},
+		{"f16-lora", tinyModel(t, f16), loraConfig()},
 		{"q8_0-lora", quant("q8_0"), loraConfig()},
 		{"q4_0-lora", quant("q4_0"), loraConfig()},
 	} {

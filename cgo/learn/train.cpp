@@ -212,10 +212,11 @@ static bool setup_params(atod_trainer * t, const atod_train_params * p, char * e
 }
 
 // LoRA mode with keep_transposed: a transposed copy of each frozen F32/F16/BF16
-// matrix in host memory, so that backward computes input gradients with mul_mat
-// (see graph.cpp) without transposing them each time; this doubles the memory of
-// those weights. Without it each graph transposes the weights it uses (one
-// layer's, recomputing).
+// matrix in host memory, as transpose.cpp makes them per graph, so that the
+// whole-graph backward computes input gradients with mul_mat (see graph.cpp)
+// without transposing them each time; this doubles the memory of those
+// weights. Without it each graph transposes the weights it uses (one layer's,
+// recomputing).
 static bool cache_transposed(atod_trainer * t, char * err, size_t n_err) {
     std::vector<ggml_tensor *> ws;
     for (const atod_layer & o : t->layers) {
@@ -225,7 +226,7 @@ static bool cache_transposed(atod_trainer * t, char * err, size_t n_err) {
     std::vector<ggml_tensor *> todo;
     for (ggml_tensor * w : ws) {
         const bool host = w->buffer && ggml_backend_buffer_is_host(w->buffer);
-        if (host && !ggml_is_quantized(w->type) && !t->transposed.count(w)) {
+        if (host && !ggml_is_quantized(w->type) && atod_can_transpose(w) && !t->transposed.count(w)) {
             t->transposed[w] = nullptr;
             todo.push_back(w);
         }
@@ -235,24 +236,26 @@ static bool cache_transposed(atod_trainer * t, char * err, size_t n_err) {
     }
     t->ctx_wt = ggml_init({ ggml_tensor_overhead() * todo.size(), nullptr, true });
     for (ggml_tensor * w : todo) {
-        t->transposed[w] = ggml_new_tensor_2d(t->ctx_wt, w->type, w->ne[1], w->ne[0]);
+        t->transposed[w] = ggml_new_tensor_2d(t->ctx_wt, atod_transpose_type(w), w->ne[1], w->ne[0]);
     }
     t->buf_wt = ggml_backend_alloc_ctx_tensors(t->ctx_wt, t->cpu);
     if (t->buf_wt == nullptr) {
         atod_set_err(err, n_err, "cannot allocate transposed weights");
         return false;
     }
+    const size_t n_graph = 4 * todo.size() + 16;
+    ggml_context * ctx = ggml_init({ ggml_tensor_overhead() * todo.size() + ggml_graph_overhead_custom(n_graph, false),
+                                     nullptr, true });
+    ggml_cgraph * g = ggml_new_graph_custom(ctx, n_graph, false);
     for (ggml_tensor * w : todo) {
-        const size_t es = ggml_type_size(w->type), n0 = w->ne[0], n1 = w->ne[1];
-        const uint8_t * src = (const uint8_t *) w->data;
-        uint8_t * dst = (uint8_t *) t->transposed[w]->data;
-        for (size_t i1 = 0; i1 < n1; i1++) {
-            for (size_t i0 = 0; i0 < n0; i0++) {
-                memcpy(dst + (i0 * n1 + i1) * es, src + (i1 * n0 + i0) * es, es);
-            }
-        }
+        ggml_build_forward_expand(g, atod_transpose_into(ctx, t->transposed[w], w));
     }
-    return true;
+    const bool ok = ggml_backend_graph_compute(t->cpu, g) == GGML_STATUS_SUCCESS;
+    ggml_free(ctx);
+    if (!ok) {
+        atod_set_err(err, n_err, "transposing the frozen weights failed");
+    }
+    return ok;
 }
 
 // The first GPU device, of registry reg_name if given (as cgo/llama picks it).

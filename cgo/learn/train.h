@@ -33,7 +33,7 @@ struct atod_train_params {
     float    lora_alpha;
     uint32_t lora_targets;
     int32_t  head_chunk;   // targets per chunk of the recomputed output head; 0: logits near 16 MiB a chunk
-    int32_t  keep_transposed; // LoRA: keep a transposed copy of every frozen F32/F16 matrix (else per graph)
+    int32_t  keep_transposed; // LoRA: keep a transposed copy (transpose.cpp) of every frozen F32/F16/BF16 matrix (else per graph)
     void *   model;        // a loaded struct llama_model to train over, not owned (NULL: load model_path)
 };
 
