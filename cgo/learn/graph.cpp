@@ -341,28 +341,24 @@ static bool transpose_output(atod_trainer * t, atod_transposes & map, char * err
     }
     const bool fresh = t->output_t == nullptr;
     if (fresh) {
-        t->ctx_ot = ggml_init({ 2 * ggml_tensor_overhead() + ggml_graph_overhead(), nullptr, true });
+        t->ctx_ot = ggml_init({ ggml_tensor_overhead(), nullptr, true });
         t->output_t = ggml_new_tensor_2d(t->ctx_ot, atod_transpose_type(w), w->ne[1], w->ne[0]);
         t->buf_ot = ggml_backend_alloc_ctx_tensors(t->ctx_ot, t->cpu);
-        if (t->buf_ot == nullptr) {
-            atod_set_err(err, n_err, "cannot allocate the output head's transpose (%.0f MiB)",
-                         ggml_nbytes(t->output_t) / 1048576.0);
-            ggml_free(t->ctx_ot);
-            t->ctx_ot = nullptr, t->output_t = nullptr;
-            return false;
-        }
     }
-    if (fresh || t->full_weights) {
-        ggml_init_params ip = { ggml_tensor_overhead() + ggml_graph_overhead(), nullptr, true };
-        ggml_context * ctx = ggml_init(ip);
+    bool ok = t->buf_ot != nullptr;
+    if (ok && (fresh || t->full_weights)) {
+        ggml_context * ctx = ggml_init({ ggml_tensor_overhead() + ggml_graph_overhead(), nullptr, true });
         ggml_cgraph * g = ggml_new_graph(ctx);
         ggml_build_forward_expand(g, atod_transpose_into(ctx, t->output_t, w));
-        const bool ok = ggml_backend_graph_compute(t->cpu, g) == GGML_STATUS_SUCCESS;
+        ok = ggml_backend_graph_compute(t->cpu, g) == GGML_STATUS_SUCCESS;
         ggml_free(ctx);
-        if (!ok) {
-            atod_set_err(err, n_err, "transposing the output head failed");
-            return false;
-        }
+    }
+    if (!ok) { // nothing half made is kept: the next call starts again
+        atod_set_err(err, n_err, "cannot make the output head's transpose (%.0f MiB)", ggml_nbytes(t->output_t) / 1048576.0);
+        if (t->buf_ot) ggml_backend_buffer_free(t->buf_ot);
+        ggml_free(t->ctx_ot);
+        t->buf_ot = nullptr, t->ctx_ot = nullptr, t->output_t = nullptr;
+        return false;
     }
     map[w] = t->output_t;
     return true;

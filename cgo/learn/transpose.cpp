@@ -29,7 +29,7 @@ static void rows_f32(ggml_type type, const void * src, float * dst, int64_t n) {
 
 // dst [ne1, ne0, ne2, ne3] (F32 or BF16) = src [ne0, ne1, ne2, ne3]ᵀ, tiles of rows split over the threads.
 static void transpose_kernel(const ggml_tensor * src, ggml_tensor * dst, int ith, int nth) {
-    constexpr int64_t TR = 32, TC = 64; // tile: rows of src × columns written per pass
+    constexpr int64_t TR = 32; // rows of src per tile: each write is a run of TR values
     const int64_t ne0 = src->ne[0], ne1 = src->ne[1], planes = src->ne[2] * src->ne[3];
     const int64_t tiles = (ne1 + TR - 1) / TR;
     std::vector<float> buf(TR * ne0);
@@ -42,21 +42,18 @@ static void transpose_kernel(const ggml_tensor * src, ggml_tensor * dst, int ith
         for (int64_t r = 0; r < nr; r++) {
             rows_f32(src->type, s + (r0 + r) * src->nb[1], buf.data() + r * ne0, ne0);
         }
-        for (int64_t c0 = 0; c0 < ne0; c0 += TC) {
-            const int64_t c1 = std::min(ne0, c0 + TC);
-            for (int64_t c = c0; c < c1; c++) {
-                if (bf16) {
-                    uint16_t * out = (uint16_t *) d + c * ne1 + r0;
-                    for (int64_t r = 0; r < nr; r++) {
-                        uint32_t u;
-                        memcpy(&u, &buf[r * ne0 + c], 4);
-                        out[r] = (uint16_t) ((u + 0x7fff + ((u >> 16) & 1)) >> 16); // round to nearest even
-                    }
-                } else {
-                    float * out = d + c * ne1 + r0;
-                    for (int64_t r = 0; r < nr; r++) {
-                        out[r] = buf[r * ne0 + c];
-                    }
+        for (int64_t c = 0; c < ne0; c++) { // column c of the tile is nr consecutive values of dst's row c
+            if (bf16) {
+                uint16_t * out = (uint16_t *) d + c * ne1 + r0;
+                for (int64_t r = 0; r < nr; r++) {
+                    uint32_t u;
+                    memcpy(&u, &buf[r * ne0 + c], 4);
+                    out[r] = (uint16_t) ((u + 0x7fff + ((u >> 16) & 1)) >> 16); // round to nearest even
+                }
+            } else {
+                float * out = d + c * ne1 + r0;
+                for (int64_t r = 0; r < nr; r++) {
+                    out[r] = buf[r * ne0 + c];
                 }
             }
         }
