@@ -218,22 +218,11 @@ func TestBenchTrainMemory(t *testing.T) {
 		t.Fatal(err)
 	}
 	ws := map[string]float64{}
-	for _, rc := range []string{"0", "1"} {
+	for _, rc := range []bool{false, true} {
 		for _, n := range []string{"512", "1024"} {
-			cmd := exec.Command(os.Args[0], "-test.run=^TestBenchMemoryChild$", "-test.v")
-			cmd.Env = append(os.Environ(), "ATOD_BENCH_MEM="+path+","+n+","+rc)
-			cmd.Stderr = os.Stderr
-			out, err := cmd.Output()
-			if err != nil {
-				t.Fatalf("child: %v\n%s", err, out)
-			}
-			var mb, loaded float64
-			for _, l := range strings.Split(string(out), "\n") {
-				fmt.Sscanf(l, "working_set_mb %f", &mb)
-				fmt.Sscanf(l, "loaded_mb %f", &loaded)
-			}
+			mb, loaded := memoryChild(t, path, n, rc)
 			suffix := ""
-			if rc == "1" {
+			if rc {
 				suffix = "_recompute"
 			}
 			name := "train_working_set_mb_100m_1x" + n + suffix
@@ -246,6 +235,28 @@ func TestBenchTrainMemory(t *testing.T) {
 	}
 	fmt.Printf("bench: train_working_set_2x_len_ratio = %.2f x\n", ws["train_working_set_mb_100m_1x1024"]/ws["train_working_set_mb_100m_1x512"])
 	fmt.Printf("bench: train_working_set_2x_len_ratio_recompute = %.2f x\n", ws["train_working_set_mb_100m_1x1024_recompute"]/ws["train_working_set_mb_100m_1x512_recompute"])
+}
+
+// memoryChild runs TestBenchMemoryChild in a process of its own: one LoRA step
+// on one sequence of n tokens; it returns the step's working set and the
+// loaded learner, in MB.
+func memoryChild(t *testing.T, path, n string, recompute bool) (workingSet, loaded float64) {
+	rc := "0"
+	if recompute {
+		rc = "1"
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestBenchMemoryChild$", "-test.v")
+	cmd.Env = append(os.Environ(), "ATOD_BENCH_MEM="+path+","+n+","+rc)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	for _, l := range strings.Split(string(out), "\n") {
+		fmt.Sscanf(l, "working_set_mb %f", &workingSet)
+		fmt.Sscanf(l, "loaded_mb %f", &loaded)
+	}
+	return workingSet, loaded
 }
 
 func TestBenchMemoryChild(t *testing.T) {
@@ -335,21 +346,10 @@ func TestBenchRealLearner(t *testing.T) {
 	if os.Getenv("ATOD_BENCH_MEM_RATIO") != "1" {
 		return
 	}
-	ws := map[int]float64{}
-	for _, n := range []int{765, 1530} {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestBenchMemoryChild$", "-test.v")
-		cmd.Env = append(os.Environ(), fmt.Sprintf("ATOD_BENCH_MEM=%s,%d,1", path, n))
-		cmd.Stderr = os.Stderr
-		out, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("child: %v\n%s", err, out)
-		}
-		var mb float64
-		for _, l := range strings.Split(string(out), "\n") {
-			fmt.Sscanf(l, "working_set_mb %f", &mb)
-		}
-		ws[n] = mb
-		fmt.Printf("bench: real_%s_learner_working_set_mb_1x%d = %.0f MB\n", name, n, ws[n])
+	ws := map[string]float64{}
+	for _, n := range []string{"765", "1530"} {
+		ws[n], _ = memoryChild(t, path, n, true)
+		fmt.Printf("bench: real_%s_learner_working_set_mb_1x%s = %.0f MB\n", name, n, ws[n])
 	}
-	fmt.Printf("bench: real_%s_learner_memory_2x_len_ratio = %.2f x\n", name, ws[1530]/ws[765])
+	fmt.Printf("bench: real_%s_learner_memory_2x_len_ratio = %.2f x\n", name, ws["1530"]/ws["765"])
 }

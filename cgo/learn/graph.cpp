@@ -25,15 +25,20 @@ struct atod_inputs {
     ggml_tensor * w;      // F32 [1, n_tgt]
 };
 
+// s·B·(A·x), w's LoRA term, or null where w has no adapter.
+static ggml_tensor * lora_term(const atod_trainer * t, ggml_context * ctx, ggml_tensor * w, ggml_tensor * x) {
+    auto it = t->lora.find(w);
+    if (it == t->lora.end()) {
+        return nullptr;
+    }
+    return ggml_scale(ctx, ggml_mul_mat(ctx, it->second.b, ggml_mul_mat(ctx, it->second.a, x)), t->lora_scale);
+}
+
 // y = W·x + s·B·(A·x), the order of ops in llama.cpp's build_lora_mm.
 static ggml_tensor * mm(const atod_trainer * t, ggml_context * ctx, ggml_tensor * w, ggml_tensor * x) {
     ggml_tensor * y = ggml_mul_mat(ctx, w, x);
-    auto it = t->lora.find(w);
-    if (it != t->lora.end()) {
-        ggml_tensor * ab = ggml_mul_mat(ctx, it->second.b, ggml_mul_mat(ctx, it->second.a, x));
-        y = ggml_add(ctx, y, ggml_scale(ctx, ab, t->lora_scale));
-    }
-    return y;
+    ggml_tensor * ab = lora_term(t, ctx, w, x);
+    return ab != nullptr ? ggml_add(ctx, y, ab) : y;
 }
 
 static ggml_tensor * norm(const atod_trainer * t, ggml_context * ctx, ggml_tensor * x, ggml_tensor * w) {
@@ -124,10 +129,8 @@ static ggml_tensor * build_layer(const atod_trainer * t, ggml_context * ctx, int
     ggml_tensor * wt = it != t->transposed.end() ? it->second : atod_transpose(t, ctx, L.down);
     ggml_tensor * loss = ggml_add(ctx, ggml_sum(ctx, ggml_mul(ctx, z, ggml_mul_mat(ctx, wt, g))),
                                   ggml_sum(ctx, ggml_mul(ctx, x, g)));
-    auto lo = t->lora.find(L.down);
-    if (lo != t->lora.end()) {
-        ggml_tensor * ab = ggml_mul_mat(ctx, lo->second.b, ggml_mul_mat(ctx, lo->second.a, z));
-        loss = ggml_add(ctx, loss, ggml_sum(ctx, ggml_mul(ctx, ggml_scale(ctx, ab, t->lora_scale), g)));
+    if (ggml_tensor * ab = lora_term(t, ctx, L.down, z)) {
+        loss = ggml_add(ctx, loss, ggml_sum(ctx, ggml_mul(ctx, ab, g)));
     }
     return loss;
 }
@@ -335,8 +338,7 @@ static ggml_tensor * hidden_input(const atod_trainer * t, ggml_context * ctx, in
 // one already, or on a GPU backend (each graph transposes there).
 static bool transpose_output(atod_trainer * t, atod_transposes & map, char * err, size_t n_err) {
     ggml_tensor * w = t->output;
-    const bool host = w->buffer != nullptr && ggml_backend_buffer_is_host(w->buffer);
-    if (t->transposed.count(w) || t->gpu != nullptr || !host || !atod_can_transpose(w)) {
+    if (t->transposed.count(w) || t->gpu != nullptr || !atod_can_keep_transpose(w)) {
         return true;
     }
     const bool fresh = t->output_t == nullptr;
@@ -347,11 +349,7 @@ static bool transpose_output(atod_trainer * t, atod_transposes & map, char * err
     }
     bool ok = t->buf_ot != nullptr;
     if (ok && (fresh || t->full_weights)) {
-        ggml_context * ctx = ggml_init({ ggml_tensor_overhead() + ggml_graph_overhead(), nullptr, true });
-        ggml_cgraph * g = ggml_new_graph(ctx);
-        ggml_build_forward_expand(g, atod_transpose_into(ctx, t->output_t, w));
-        ok = ggml_backend_graph_compute(t->cpu, g) == GGML_STATUS_SUCCESS;
-        ggml_free(ctx);
+        ok = atod_transpose_now(t->cpu, { { t->output_t, w } });
     }
     if (!ok) { // nothing half made is kept: the next call starts again
         atod_set_err(err, n_err, "cannot make the output head's transpose (%.0f MiB)", ggml_nbytes(t->output_t) / 1048576.0);

@@ -225,8 +225,7 @@ static bool cache_transposed(atod_trainer * t, char * err, size_t n_err) {
     ws.push_back(t->output);
     std::vector<ggml_tensor *> todo;
     for (ggml_tensor * w : ws) {
-        const bool host = w->buffer && ggml_backend_buffer_is_host(w->buffer);
-        if (host && !ggml_is_quantized(w->type) && atod_can_transpose(w) && !t->transposed.count(w)) {
+        if (!ggml_is_quantized(w->type) && atod_can_keep_transpose(w) && !t->transposed.count(w)) {
             t->transposed[w] = nullptr;
             todo.push_back(w);
         }
@@ -243,19 +242,15 @@ static bool cache_transposed(atod_trainer * t, char * err, size_t n_err) {
         atod_set_err(err, n_err, "cannot allocate transposed weights");
         return false;
     }
-    const size_t n_graph = 4 * todo.size() + 16;
-    ggml_context * ctx = ggml_init({ ggml_tensor_overhead() * todo.size() + ggml_graph_overhead_custom(n_graph, false),
-                                     nullptr, true });
-    ggml_cgraph * g = ggml_new_graph_custom(ctx, n_graph, false);
+    std::vector<std::pair<ggml_tensor *, ggml_tensor *>> dst_src;
     for (ggml_tensor * w : todo) {
-        ggml_build_forward_expand(g, atod_transpose_into(ctx, t->transposed[w], w));
+        dst_src.push_back({ t->transposed[w], w });
     }
-    const bool ok = ggml_backend_graph_compute(t->cpu, g) == GGML_STATUS_SUCCESS;
-    ggml_free(ctx);
-    if (!ok) {
+    if (!atod_transpose_now(t->cpu, dst_src)) {
         atod_set_err(err, n_err, "transposing the frozen weights failed");
+        return false;
     }
-    return ok;
+    return true;
 }
 
 // The first GPU device, of registry reg_name if given (as cgo/llama picks it).

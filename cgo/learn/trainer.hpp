@@ -89,9 +89,10 @@ struct atod_trainer {
 
 void atod_set_err(char * err, size_t n_err, const char * fmt, ...);
 
-// transpose.cpp: xᵀ in atod_transpose_type(x) (ggml's copy on a GPU backend),
-// and the same into dst.
+// transpose.cpp: xᵀ in atod_transpose_type(x) as a graph op (ggml's copy on a
+// GPU backend); and, for transposes kept outside graphs, whether a weight can
+// have one (host memory, a convertible type) and each dst = srcᵀ computed now.
 ggml_type atod_transpose_type(const ggml_tensor * x);
 ggml_tensor * atod_transpose(const atod_trainer * t, ggml_context * ctx, ggml_tensor * x);
-ggml_tensor * atod_transpose_into(ggml_context * ctx, ggml_tensor * dst, ggml_tensor * x);
-bool atod_can_transpose(const ggml_tensor * x);
+bool atod_can_keep_transpose(const ggml_tensor * w);
+bool atod_transpose_now(ggml_backend_t cpu, const std::vector<std::pair<ggml_tensor *, ggml_tensor *>> & dst_src);

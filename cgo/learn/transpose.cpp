@@ -91,8 +91,20 @@ ggml_tensor * atod_transpose(const atod_trainer * t, ggml_context * ctx, ggml_te
                           GGML_N_TASKS_MAX, nullptr);
 }
 
-ggml_tensor * atod_transpose_into(ggml_context * ctx, ggml_tensor * dst, ggml_tensor * x) {
-    return ggml_custom_inplace(ctx, dst, &x, 1, transpose_into_op, GGML_N_TASKS_MAX, nullptr);
+bool atod_transpose_now(ggml_backend_t cpu, const std::vector<std::pair<ggml_tensor *, ggml_tensor *>> & dst_src) {
+    const size_t n_graph = 4 * dst_src.size() + 16; // each a node, its view and two leaves
+    ggml_context * ctx = ggml_init({ ggml_tensor_overhead() * dst_src.size() + ggml_graph_overhead_custom(n_graph, false),
+                                     nullptr, true });
+    ggml_cgraph * g = ggml_new_graph_custom(ctx, n_graph, false);
+    for (const auto & ds : dst_src) {
+        ggml_tensor * x = ds.second;
+        ggml_build_forward_expand(g, ggml_custom_inplace(ctx, ds.first, &x, 1, transpose_into_op, GGML_N_TASKS_MAX, nullptr));
+    }
+    const bool ok = ggml_backend_graph_compute(cpu, g) == GGML_STATUS_SUCCESS;
+    ggml_free(ctx);
+    return ok;
 }
 
-bool atod_can_transpose(const ggml_tensor * x) { return transposable(x); }
+bool atod_can_keep_transpose(const ggml_tensor * w) {
+    return w->buffer != nullptr && ggml_backend_buffer_is_host(w->buffer) && transposable(w);
+}
