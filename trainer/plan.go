@@ -133,28 +133,36 @@ func (c *Config) plan(shared bool) (*Plan, error) {
 	compute := func(s shape) int64 {
 		return ubatch*int64(s.vocab)*f32 + ubatch*int64(4*s.embd+3*s.ff)*f32
 	}
-	// The learner's micro-batch: at most optim.micro_tokens, or one sequence of rollout.context.
+	// The learner's micro-batch: at most optim.micro_tokens, or one sequence of
+	// rollout.context; S sequences padded to T ≤ context tokens with S·T ≤ n, so
+	// its attention, S·T² per head, is at most n·T (sequences of a whole context).
 	n := int64(max(c.Optim.MicroTokens, c.Rollout.Context))
 	T := int64(c.Rollout.Context)
+	S := n / T
 	E, F, L, H := int64(st.embd), int64(st.ff), int64(st.layers), int64(st.heads)
-	attention := 4 * H * T * T * f32 // scores and softmax, and their gradients
-	activations := n * (8*E + 6*F) * f32
-	layerWeights := E*(2*H*int64(st.headDim)+2*int64(st.kvHeads*st.headDim)) + 3*E*F
 	var learner int64
 	var why string
 	if c.Optim.Recompute {
-		// Backward multiplies by transposes (cgo/learn/transpose.cpp): BF16 on
-		// x86 unless the weights are F32, one layer's at a time and the output
-		// head's, kept.
+		// Measured on the qwen2.5-0.5b shape (make bench-real's student, 1–5
+		// sequences of 400–800 tokens): about 2.5 [T, T] tensors per head (scores,
+		// probabilities and their gradients, not all alive at once) plus the
+		// mask, and 2E+6F floats of one layer's activations per token, besides
+		// the saved hidden states. Backward multiplies by transposes
+		// (cgo/learn/transpose.cpp): BF16 on x86 unless the weights are F32,
+		// one layer's at a time and the output head's, kept.
+		attention := (5*H/2 + 1) * S * T * T * f32
+		activations := n * (2*E + 6*F) * f32
+		layerWeights := E*(2*H*int64(st.headDim)+2*int64(st.kvHeads*st.headDim)) + 3*E*F
 		tb := int64(f32)
 		if st.narrow && runtime.GOARCH == "amd64" {
 			tb = 2
 		}
 		w := (layerWeights + int64(st.vocab)*E) * tb
-		learner = (L+1)*E*n*f32 + T*T*f32 + attention + activations + w + 4*(16<<20)
+		learner = (L+1)*E*n*f32 + attention + activations + w + 4*(16<<20)
 		why = "saved hidden states, one layer's activations and attention, the output head in chunks, transposed weights"
 	} else {
-		learner = L*(attention+activations) + T*T*f32 + n*int64(st.vocab)*f32*3
+		attention := 4 * H * S * T * T * f32 // scores and softmax, and their gradients
+		learner = L*(attention+n*(8*E+6*F)*f32) + S*T*T*f32 + n*int64(st.vocab)*f32*3
 		if !st.quantized {
 			learner += st.matrices // the transposed copy of the base
 		}

@@ -57,6 +57,17 @@ func TestMemoryPlan(t *testing.T) {
 	if err := p.Fits(); err == nil || !strings.Contains(err.Error(), "rollout.context") || !strings.Contains(err.Error(), "total") {
 		t.Errorf("an oversized plan: %v", err)
 	}
+	// Four sequences of a whole context per micro-batch: four times the
+	// attention and the per-token terms (the tiny model: 4 layers, 128 wide,
+	// 4 heads, 384 FF) of one.
+	c.Optim.Recompute, c.Optim.MicroTokens = true, 1024
+	one, _ := c.MemoryPlan()
+	c.Optim.MicroTokens = 4096
+	four, _ := c.MemoryPlan()
+	perSeq := int64(1024*((4+1)*128+2*128+6*384)*4 + (5*4/2+1)*1024*1024*4)
+	if d := four.Items[7].Bytes - one.Items[7].Bytes; d != 3*perSeq {
+		t.Errorf("training working set grows by %d bytes from 1 to 4 sequences of 1024 tokens, want %d", d, 3*perSeq)
+	}
 	c.Teacher.Model = filepath.Join(dir, "missing.gguf")
 	if _, err := c.MemoryPlan(); err == nil || !strings.Contains(err.Error(), "teacher") {
 		t.Errorf("missing teacher: %v", err)

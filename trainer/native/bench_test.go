@@ -63,6 +63,9 @@ func TestBenchRealStep(t *testing.T) {
 	cfg.OutDir, cfg.Steps = filepath.Join(t.TempDir(), "run"), 1
 	cfg.Rollout.TasksPerStep, cfg.Rollout.GroupSize, cfg.Rollout.MaxTurns = 2, 4, 6
 	cfg.Sampling.MaxTokens = 32
+	// Sized to the workload, as on a small machine (README): 6-turn household
+	// transcripts are 700–850 tokens, and the plan bounds sequences of a whole context.
+	cfg.Rollout.Context = 1024
 	cfg.Eval.Tasks = 0
 	cfg.Backend.Threads = 2
 	if err := cfg.Validate(); err != nil {
