@@ -101,7 +101,8 @@ type OptimConfig struct {
 	Warmup      int     `toml:"warmup"`
 	MinLRRatio  float64 `toml:"min_lr_ratio"`
 	MicroTokens int     `toml:"micro_tokens"` // tokens per micro-batch, padding included
-	Recompute   bool    `toml:"recompute"`    // activation checkpointing: memory linear in tokens, ~1.5× the step's compute
+	Recompute   bool    `toml:"recompute"`    // activation checkpointing: memory linear in tokens, ~1.3× the step's compute
+	KeepMLPMB   int     `toml:"keep_mlp_mb"`  // recompute: MiB for MLP activations kept from the forward, which the backward then skips
 }
 
 type EvalConfig struct {
@@ -145,7 +146,7 @@ func DefaultConfig() Config {
 		TDUR:       atod.TDUR{Enabled: true, Beta: 0.5, Tau: 1, WMin: 0.25, WMax: 4, Disagreement: "logratio", TopK: 8},
 		OPD:        OPDConfig{Kappa: 1, Clip: 5},
 		GRPO:       GRPOConfig{StdNorm: true, Eps: 1e-6},
-		Optim:      OptimConfig{LR: 1e-3, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, ClipNorm: 1, MinLRRatio: 0.1, MicroTokens: 4096, Recompute: true},
+		Optim:      OptimConfig{LR: 1e-3, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, ClipNorm: 1, MinLRRatio: 0.1, MicroTokens: 4096, Recompute: true, KeepMLPMB: 1024},
 		Eval:       EvalConfig{Every: 10, Tasks: 16, Split: "test", Teacher: true},
 		Checkpoint: CheckpointConfig{Every: 5},
 		Record:     RecordConfig{Episodes: 2, Eval: true},
@@ -261,12 +262,12 @@ func (c *Config) Encode() ([]byte, error) {
 }
 
 // Hash identifies the algorithmic part of a run: everything but steps, out_dir,
-// eval, checkpoint cadence, recording, backend and optim.recompute, which a
-// resumed run may change.
+// eval, checkpoint cadence, recording, backend, optim.recompute and
+// optim.keep_mlp_mb, which a resumed run may change.
 func (c *Config) Hash() string {
 	d := *c
 	d.Steps, d.OutDir, d.Eval, d.Checkpoint, d.Backend, d.Record = 0, "", EvalConfig{}, CheckpointConfig{}, BackendConfig{}, RecordConfig{}
-	d.Optim.Recompute = false // the same numbers either way
+	d.Optim.Recompute, d.Optim.KeepMLPMB = false, 0 // the same numbers either way (to rounding)
 	b, _ := d.Encode()
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:8])
@@ -361,6 +362,7 @@ func (c *Config) validate(sections ...string) error {
 		{"optim", !(c.Optim.MinLRRatio >= 0 && c.Optim.MinLRRatio <= 1), fmt.Sprintf("optim.min_lr_ratio = %v: want [0, 1]", c.Optim.MinLRRatio)},
 		{"optim", c.Optim.Warmup < 0, fmt.Sprintf("optim.warmup = %d: want ≥ 0", c.Optim.Warmup)},
 		{"optim", c.Optim.MicroTokens < 16, fmt.Sprintf("optim.micro_tokens = %d: want ≥ 16", c.Optim.MicroTokens)},
+		{"optim", c.Optim.KeepMLPMB < 0, fmt.Sprintf("optim.keep_mlp_mb = %d: want ≥ 0", c.Optim.KeepMLPMB)},
 		{"eval", c.Eval.Every < 0 || c.Eval.Tasks < 0, "eval.every and eval.tasks: want ≥ 0"},
 		{"eval", c.Eval.Tasks > 0 && c.Eval.Split == "", "eval.split is empty"},
 		{"eval", !(c.Eval.Temperature >= 0), fmt.Sprintf("eval.temperature = %v: want ≥ 0", c.Eval.Temperature)},

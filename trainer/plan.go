@@ -158,8 +158,13 @@ func (c *Config) plan(shared bool) (*Plan, error) {
 			tb = 2
 		}
 		w := (layerWeights + int64(st.vocab)*E) * tb
-		learner = (L+1)*E*n*f32 + attention + activations + w + 4*(16<<20)
-		why = "saved hidden states, one layer's activations and attention, the output head in chunks, transposed weights"
+		// The MLP inputs kept for the top layers (gate and up) within optim.keep_mlp_mb.
+		var kept int64
+		if !c.LoRA.FullWeights {
+			kept = min(int64(c.Optim.KeepMLPMB)<<20, L*n*2*F*f32)
+		}
+		learner = (L+1)*E*n*f32 + attention + activations + w + kept + 4*(16<<20)
+		why = "saved hidden states and kept MLP inputs, one layer's activations and attention, the output head in chunks, transposed weights"
 	} else {
 		attention := 4 * H * S * T * T * f32 // scores and softmax, and their gradients
 		learner = L*(attention+n*(8*E+6*F)*f32) + S*T*T*f32 + n*int64(st.vocab)*f32*3

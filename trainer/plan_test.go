@@ -59,14 +59,21 @@ func TestMemoryPlan(t *testing.T) {
 	}
 	// Four sequences of a whole context per micro-batch: four times the
 	// attention and the per-token terms (the tiny model: 4 layers, 128 wide,
-	// 4 heads, 384 FF) of one.
+	// 4 heads, 384 FF) of one, the kept MLP inputs (2·384 floats a token and
+	// layer) included while they fit optim.keep_mlp_mb.
 	c.Optim.Recompute, c.Optim.MicroTokens = true, 1024
 	one, _ := c.MemoryPlan()
 	c.Optim.MicroTokens = 4096
 	four, _ := c.MemoryPlan()
 	perSeq := int64(1024*((4+1)*128+2*128+6*384)*4 + (5*4/2+1)*1024*1024*4)
-	if d := four.Items[7].Bytes - one.Items[7].Bytes; d != 3*perSeq {
-		t.Errorf("training working set grows by %d bytes from 1 to 4 sequences of 1024 tokens, want %d", d, 3*perSeq)
+	kept := int64(4 * 1024 * 2 * 384 * 4)
+	if d := four.Items[7].Bytes - one.Items[7].Bytes; d != 3*(perSeq+kept) {
+		t.Errorf("training working set grows by %d bytes from 1 to 4 sequences of 1024 tokens, want %d", d, 3*(perSeq+kept))
+	}
+	c.Optim.KeepMLPMB = 20 // 20 MiB: more than one sequence's 12.6 MB, less than four's
+	small, _ := c.MemoryPlan()
+	if d := four.Items[7].Bytes - small.Items[7].Bytes; d != 4*kept-20<<20 {
+		t.Errorf("optim.keep_mlp_mb = 20 takes %d bytes off the working set, want %d", d, 4*kept-20<<20)
 	}
 	c.Teacher.Model = filepath.Join(dir, "missing.gguf")
 	if _, err := c.MemoryPlan(); err == nil || !strings.Contains(err.Error(), "teacher") {

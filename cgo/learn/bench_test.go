@@ -220,7 +220,7 @@ func TestBenchTrainMemory(t *testing.T) {
 	ws := map[string]float64{}
 	for _, rc := range []bool{false, true} {
 		for _, n := range []string{"512", "1024"} {
-			mb, loaded := memoryChild(t, path, n, rc)
+			mb, loaded := memoryChild(t, path, n, rc, 0)
 			suffix := ""
 			if rc {
 				suffix = "_recompute"
@@ -238,15 +238,15 @@ func TestBenchTrainMemory(t *testing.T) {
 }
 
 // memoryChild runs TestBenchMemoryChild in a process of its own: one LoRA step
-// on one sequence of n tokens; it returns the step's working set and the
-// loaded learner, in MB.
-func memoryChild(t *testing.T, path, n string, recompute bool) (workingSet, loaded float64) {
+// on one sequence of n tokens (keeping keep bytes of MLP inputs, recomputing);
+// it returns the step's working set and the loaded learner, in MB.
+func memoryChild(t *testing.T, path, n string, recompute bool, keep int64) (workingSet, loaded float64) {
 	rc := "0"
 	if recompute {
 		rc = "1"
 	}
 	cmd := exec.Command(os.Args[0], "-test.run=^TestBenchMemoryChild$", "-test.v")
-	cmd.Env = append(os.Environ(), "ATOD_BENCH_MEM="+path+","+n+","+rc)
+	cmd.Env = append(os.Environ(), "ATOD_BENCH_MEM="+path+","+n+","+rc+","+strconv.FormatInt(keep, 10))
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
 	if err != nil {
@@ -266,8 +266,9 @@ func TestBenchMemoryChild(t *testing.T) {
 	}
 	f := strings.Split(spec, ",")
 	n, _ := strconv.Atoi(f[1])
+	keep, _ := strconv.ParseInt(f[3], 10, 64)
 	cfg := testConfig()
-	cfg.Threads, cfg.Recompute = benchThreads(), f[2] == "1"
+	cfg.Threads, cfg.Recompute, cfg.KeepMLP = benchThreads(), f[2] == "1", keep
 	debug.FreeOSMemory()
 	before := vmRSS()
 	tr := newLearner(t, f[0], cfg)
@@ -317,38 +318,42 @@ func TestBenchQuantizedTrain(t *testing.T) {
 // TestBenchRealLearner times the learner alone on a real-shape model
 // (ATOD_BENCH_REAL_MODEL, built by scripts/bench-real.sh) with the trainer's
 // default adapter (rank 8 on q, k, v, o): a LoRA step on 1×1,024 tokens, every
-// one a target, with Recompute (the default) and, side by side, with the
-// whole-graph backward. With ATOD_BENCH_MEM_RATIO=1 it also measures the
-// learner's working set (a child process each) on one sequence of 765 tokens
-// (a bench-real episode) and of twice that.
+// one a target, the median of three after one (the first step makes the kept
+// transposes and buffers), with Recompute (the default), without keeping MLP
+// inputs, and with the whole-graph backward, side by side. With
+// ATOD_BENCH_MEM_RATIO=1 it also measures the learner's working set (a child
+// process each, the default's kept MLP inputs included) on one sequence of
+// 765 tokens (a bench-real episode) and of twice that.
 func TestBenchRealLearner(t *testing.T) {
 	path, name := os.Getenv("ATOD_BENCH_REAL_MODEL"), os.Getenv("ATOD_BENCH_NAME")
 	if path == "" {
 		t.Skip("run by scripts/bench-real.sh")
 	}
-	for _, recompute := range []bool{true, false} {
+	// recompute with optim.keep_mlp_mb's default (1 GiB: every layer's MLP
+	// inputs at 1,024 tokens), recompute keeping none, and the whole graph
+	for _, mode := range []struct {
+		which     string
+		recompute bool
+		keep      int64
+	}{{"recompute", true, 1 << 30}, {"recompute_keep0", true, 0}, {"whole_graph", false, 0}} {
 		cfg := testConfig()
 		cfg.Rank, cfg.Alpha, cfg.Targets = 8, 16, []string{"q", "k", "v", "o"}
-		cfg.Threads, cfg.Recompute = benchThreads(), recompute
+		cfg.Threads, cfg.Recompute, cfg.KeepMLP = benchThreads(), mode.recompute, mode.keep
 		tr, err := learn.New(path, cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
 		one := benchBatch(tr.VocabSize(), 1, 1024)
-		step := median(t, 1, func() error { _, err := tr.Step([][]model.TrainSeq{one}); return err })
+		step := median(t, 3, func() error { _, err := tr.Step([][]model.TrainSeq{one}); return err })
 		tr.Close()
-		which := "recompute"
-		if !recompute {
-			which = "whole_graph"
-		}
-		fmt.Printf("bench: real_%s_lora_step_tokens_per_s_1x1024_%s = %.1f tokens/s\n", name, which, 1024/step.wall.Seconds())
+		fmt.Printf("bench: real_%s_lora_step_tokens_per_s_1x1024_%s = %.1f tokens/s\n", name, mode.which, 1024/step.wall.Seconds())
 	}
 	if os.Getenv("ATOD_BENCH_MEM_RATIO") != "1" {
 		return
 	}
 	ws := map[string]float64{}
 	for _, n := range []string{"765", "1530"} {
-		ws[n], _ = memoryChild(t, path, n, true)
+		ws[n], _ = memoryChild(t, path, n, true, 1<<30)
 		fmt.Printf("bench: real_%s_learner_working_set_mb_1x%s = %.0f MB\n", name, n, ws[n])
 	}
 	fmt.Printf("bench: real_%s_learner_memory_2x_len_ratio = %.2f x\n", name, ws["1530"]/ws["765"])

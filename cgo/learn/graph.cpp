@@ -84,6 +84,18 @@ static ggml_tensor * attention(const atod_trainer * t, ggml_context * ctx, ggml_
     return ggml_reshape_2d(ctx, kqv, d * H, n);
 }
 
+// weight_t is Wᵀ for an input gradient: the trainer's kept copy, or made in this graph.
+static ggml_tensor * weight_t(const atod_trainer * t, ggml_context * ctx, ggml_tensor * w) {
+    auto it = t->transposed.find(w);
+    return it != t->transposed.end() ? it->second : atod_transpose(t, ctx, w);
+}
+
+// A layer's MLP inputs, gate and up, kept for its backward (keep_mlp): views
+// into t->kept, which the forward copies them into and the backward reads.
+struct atod_mlp {
+    ggml_tensor * gate = nullptr, * up = nullptr;
+};
+
 // One decoder layer: x_{l+1} = layer_l(x_l), x [n_embd, n_tok*n_seq].
 //
 // With g, the gradient of x_{l+1} (recomputing), it returns a scalar whose
@@ -91,9 +103,14 @@ static ggml_tensor * attention(const atod_trainer * t, ggml_context * ctx, ggml_
 // output is never needed, only its input gradient: Σ (W·z)·g = Σ z·(Wᵀg), so
 // u = Wᵀg takes the place of W·z, the same mul_mat that backward would do,
 // and the layer's largest forward matmul is skipped. (Full weights train W,
-// whose gradient needs W·z's graph.)
+// whose gradient needs W·z's graph.) With mlp kept, the gradients d of gate
+// and up follow from it and g, as ggml's swiglu backward computes them, so the
+// same holds for those projections, Σ (W·c)·d = Σ c·(Wᵀd), and the MLP is not
+// recomputed at all. Forward with mlp, gate and up are copied into it, and
+// mlp then holds the copies, for the caller to compute.
 static ggml_tensor * build_layer(const atod_trainer * t, ggml_context * ctx, int il, ggml_tensor * x,
-                                 const atod_inputs & in, int n_tok, int n_seq, ggml_tensor * g = nullptr) {
+                                 const atod_inputs & in, int n_tok, int n_seq, ggml_tensor * g = nullptr,
+                                 atod_mlp * mlp = nullptr) {
     const int n = n_tok * n_seq, d = t->n_embd_head;
     const atod_layer & L = t->layers[il];
     ggml_tensor * cur = norm(t, ctx, x, L.attn_norm);
@@ -118,16 +135,41 @@ static ggml_tensor * build_layer(const atod_trainer * t, ggml_context * ctx, int
     x = ggml_add(ctx, cur, x);
 
     cur = norm(t, ctx, x, L.ffn_norm);
+    if (g != nullptr && mlp != nullptr) {
+        ggml_tensor * dz = ggml_mul_mat(ctx, weight_t(t, ctx, L.down), g);
+        auto it = t->lora.find(L.down);
+        if (it != t->lora.end()) { // s·Aᵀ(Bᵀg) through views, which autodiff takes for constants
+            ggml_tensor * at = ggml_cont(ctx, ggml_transpose(ctx, ggml_view_tensor(ctx, it->second.a)));
+            ggml_tensor * bt = ggml_cont(ctx, ggml_transpose(ctx, ggml_view_tensor(ctx, it->second.b)));
+            dz = ggml_add(ctx, dz, ggml_scale(ctx, ggml_mul_mat(ctx, at, ggml_mul_mat(ctx, bt, g)), t->lora_scale));
+        }
+        ggml_tensor * dgate = ggml_silu_back(ctx, ggml_mul(ctx, dz, mlp->up), mlp->gate);
+        ggml_tensor * dup   = ggml_mul(ctx, ggml_silu(ctx, mlp->gate), dz);
+        ggml_tensor * c = ggml_add(ctx, ggml_mul_mat(ctx, weight_t(t, ctx, L.up), dup),
+                                   ggml_mul_mat(ctx, weight_t(t, ctx, L.gate), dgate));
+        ggml_tensor * loss = ggml_add(ctx, ggml_sum(ctx, ggml_mul(ctx, cur, c)), ggml_sum(ctx, ggml_mul(ctx, x, g)));
+        for (auto [w, d] : { std::pair{ L.up, dup }, std::pair{ L.gate, dgate } }) {
+            if (ggml_tensor * ab = lora_term(t, ctx, w, cur)) {
+                loss = ggml_add(ctx, loss, ggml_sum(ctx, ggml_mul(ctx, ab, d)));
+            }
+        }
+        if (ggml_tensor * ab = lora_term(t, ctx, L.down, ggml_swiglu_split(ctx, mlp->gate, mlp->up))) {
+            loss = ggml_add(ctx, loss, ggml_sum(ctx, ggml_mul(ctx, ab, g)));
+        }
+        return loss;
+    }
     ggml_tensor * up   = mm(t, ctx, L.up, cur);
     ggml_tensor * gate = mm(t, ctx, L.gate, cur);
+    if (mlp != nullptr) {
+        mlp->gate = ggml_cpy(ctx, gate, mlp->gate);
+        mlp->up   = ggml_cpy(ctx, up, mlp->up);
+    }
     ggml_tensor * z = ggml_swiglu_split(ctx, gate, up);
     if (g == nullptr || t->full_weights) {
         x = ggml_add(ctx, mm(t, ctx, L.down, z), x);
         return g == nullptr ? x : ggml_sum(ctx, ggml_mul(ctx, x, g));
     }
-    auto it = t->transposed.find(L.down);
-    ggml_tensor * wt = it != t->transposed.end() ? it->second : atod_transpose(t, ctx, L.down);
-    ggml_tensor * loss = ggml_add(ctx, ggml_sum(ctx, ggml_mul(ctx, z, ggml_mul_mat(ctx, wt, g))),
+    ggml_tensor * loss = ggml_add(ctx, ggml_sum(ctx, ggml_mul(ctx, z, ggml_mul_mat(ctx, weight_t(t, ctx, L.down), g))),
                                   ggml_sum(ctx, ggml_mul(ctx, x, g)));
     if (ggml_tensor * ab = lora_term(t, ctx, L.down, z)) {
         loss = ggml_add(ctx, loss, ggml_sum(ctx, ggml_mul(ctx, ab, g)));
@@ -322,9 +364,9 @@ static ggml_context * new_ctx(atod_trainer * t) {
     return ggml_init(ip);
 }
 
-// hidden_input is a layer's input as a graph input with a gradient (when grad).
-static ggml_tensor * hidden_input(const atod_trainer * t, ggml_context * ctx, int64_t n, bool grad, const char * name) {
-    ggml_tensor * h = new_input(ctx, GGML_TYPE_F32, t->n_embd, n, 1, 1, name);
+// hidden_input is an F32 [ne0, n] graph input, with a gradient when grad: a layer's input or output gradient.
+static ggml_tensor * hidden_input(ggml_context * ctx, int64_t ne0, int64_t n, bool grad, const char * name) {
+    ggml_tensor * h = new_input(ctx, GGML_TYPE_F32, ne0, n, 1, 1, name);
     if (grad) {
         ggml_set_param(h);
     }
@@ -385,7 +427,7 @@ static int eval_head_chunks(atod_trainer * t, const atod_batch * b, const std::v
         c.tgt_w += lo;
         ggml_context * ctx = new_ctx(t);
         atod_inputs in = new_inputs(ctx, &c);
-        ggml_tensor * h = hidden_input(t, ctx, n, true, "h");
+        ggml_tensor * h = hidden_input(ctx, t->n_embd, n, true, "h");
         ggml_tensor * logp = nullptr;
         ggml_tensor * loss = build_loss(t, ctx, in, build_head(t, ctx, in, h), c.n_tgt, c.loss_scale, &logp);
         ggml_cgraph * gf = ggml_new_graph_custom(ctx, t->graph_size, true);
@@ -414,34 +456,76 @@ static int eval_head_chunks(atod_trainer * t, const atod_batch * b, const std::v
     return 0;
 }
 
-// eval_recompute is the backward with activation checkpointing: a forward pass
-// keeps only each layer's input x_l; then the head (in chunks of targets), and
-// each layer from the last to the first, is rebuilt from its saved input and
-// differentiated alone, with the gradient dx of its output carried down as the
-// loss Σ y·dy. So one layer's activations (and its attention) are alive at a
-// time, not all of them.
+// grow_kept makes t->kept hold bytes at least (at most keep_mlp: see
+// eval_recompute); it stays for the next micro-batches. False where that
+// memory cannot be had: then the layers keep nothing.
+static bool grow_kept(atod_trainer * t, size_t bytes) {
+    if (t->kept != nullptr && ggml_nbytes(t->kept) >= bytes) {
+        return true;
+    }
+    if (t->buf_kept) ggml_backend_buffer_free(t->buf_kept);
+    if (t->ctx_kept) ggml_free(t->ctx_kept);
+    t->ctx_kept = ggml_init({ ggml_tensor_overhead(), nullptr, true });
+    t->kept = ggml_new_tensor_1d(t->ctx_kept, GGML_TYPE_F32, bytes / sizeof(float));
+    t->buf_kept = ggml_backend_alloc_ctx_tensors(t->ctx_kept, t->gpu ? t->gpu : t->cpu);
+    if (t->buf_kept == nullptr) {
+        ggml_free(t->ctx_kept);
+        t->ctx_kept = nullptr, t->kept = nullptr;
+        return false;
+    }
+    return true;
+}
+
+// kept_mlp is the k-th keeping layer's gate and up [n_ff, n] in t->kept.
+static atod_mlp kept_mlp(const atod_trainer * t, ggml_context * ctx, int k, int64_t n_ff, int64_t n) {
+    const size_t sz = (size_t) n_ff * n * sizeof(float);
+    return { ggml_view_2d(ctx, t->kept, n_ff, n, n_ff * sizeof(float), 2 * k * sz),
+             ggml_view_2d(ctx, t->kept, n_ff, n, n_ff * sizeof(float), (2 * k + 1) * sz) };
+}
+
+// eval_recompute is the backward with activation checkpointing: a forward pass,
+// a layer at a time, keeps only each layer's input x_l; then the head (in chunks
+// of targets), and each layer from the last to the first, is rebuilt from its
+// saved input and differentiated alone, with the gradient dx of its output
+// carried down as the loss Σ y·dy. So one layer's activations (and its
+// attention) are alive at a time, not all of them. The top layers whose MLP
+// inputs (gate and up, 2·n_ff floats a token) fit in keep_mlp bytes keep those
+// too, and their backward skips the gate and up matmuls: 70 % of the forward
+// work that recomputing repeats at 0.5B.
 static int eval_recompute(atod_trainer * t, const atod_batch * b, float * logp_out, double * loss_out, char * err,
                           size_t n_err) {
     const int T = b->n_tok, S = b->n_seq, L = t->n_layer;
-    const int64_t n = (int64_t) T * S;
-    const size_t hn = (size_t) t->n_embd * n;
+    const int64_t n = (int64_t) T * S, n_ff = t->layers[0].gate->ne[1];
+    const size_t hn = (size_t) t->n_embd * n, per_layer = 2 * n_ff * n * sizeof(float);
+    int keep = t->full_weights ? 0 : (int) std::min<size_t>(L, t->keep_mlp / per_layer);
+    if (keep > 0 && !grow_kept(t, keep * per_layer)) {
+        keep = 0;
+    }
     std::vector<std::vector<float>> xs(L + 1, std::vector<float>(hn));
-    {
+    for (int il = 0; il < L; il++) { // a graph a layer: the scheduler's buffer holds one layer's activations
+        const int k = il - (L - keep); // ≥ 0: a layer that keeps its MLP inputs
         ggml_context * ctx = new_ctx(t);
         atod_inputs in = new_inputs(ctx, b);
-        std::vector<ggml_tensor *> h(L + 1);
-        h[0] = ggml_get_rows(ctx, t->tok_embd, in.tokens);
-        for (int il = 0; il < L; il++) {
-            h[il + 1] = build_layer(t, ctx, il, h[il], in, T, S);
-        }
+        ggml_tensor * h = il == 0 ? ggml_get_rows(ctx, t->tok_embd, in.tokens) : hidden_input(ctx, t->n_embd, n, false, "h");
+        atod_mlp mlp = k >= 0 ? kept_mlp(t, ctx, k, n_ff, n) : atod_mlp{};
+        ggml_tensor * y = build_layer(t, ctx, il, h, in, T, S, nullptr, k >= 0 ? &mlp : nullptr);
         ggml_cgraph * gf = ggml_new_graph_custom(ctx, t->graph_size, false);
-        for (ggml_tensor * x : h) {
-            ggml_set_output(x);
-            ggml_build_forward_expand(gf, x);
+        for (ggml_tensor * x : { h, y, mlp.gate, mlp.up }) {
+            if (x != nullptr) {
+                ggml_set_output(x);
+                ggml_build_forward_expand(gf, x);
+            }
         }
-        bool ok = run(t, gf, in, b, {}, err, n_err);
-        for (int il = 0; ok && il <= L; il++) {
-            ggml_backend_tensor_get(h[il], xs[il].data(), 0, hn * sizeof(float));
+        std::vector<std::pair<ggml_tensor *, const float *>> extra;
+        if (il > 0) {
+            extra.push_back({ h, xs[il].data() });
+        }
+        bool ok = run(t, gf, in, b, extra, err, n_err);
+        if (ok && il == 0) {
+            ggml_backend_tensor_get(h, xs[0].data(), 0, hn * sizeof(float));
+        }
+        if (ok) {
+            ggml_backend_tensor_get(y, xs[il + 1].data(), 0, hn * sizeof(float));
         }
         ggml_backend_sched_reset(t->sched);
         ggml_free(ctx);
@@ -455,12 +539,14 @@ static int eval_recompute(atod_trainer * t, const atod_batch * b, float * logp_o
     }
     const bool embd_grad = std::find(t->params.begin(), t->params.end(), t->tok_embd) != t->params.end();
     for (int il = L - 1; il >= 0; il--) {
+        const int k = il - (L - keep);
         ggml_context * ctx = new_ctx(t);
         atod_inputs in = new_inputs(ctx, b);
         const bool need_dx = il > 0 || embd_grad;
-        ggml_tensor * h = hidden_input(t, ctx, n, need_dx, "h");
-        ggml_tensor * g = new_input(ctx, GGML_TYPE_F32, t->n_embd, n, 1, 1, "dy");
-        ggml_tensor * loss = build_layer(t, ctx, il, h, in, T, S, g);
+        ggml_tensor * h = hidden_input(ctx, t->n_embd, n, need_dx, "h");
+        ggml_tensor * g = hidden_input(ctx, t->n_embd, n, false, "dy");
+        atod_mlp mlp = k >= 0 ? kept_mlp(t, ctx, k, n_ff, n) : atod_mlp{};
+        ggml_tensor * loss = build_layer(t, ctx, il, h, in, T, S, g, k >= 0 ? &mlp : nullptr);
         ggml_set_loss(loss);
         ggml_cgraph * gf = ggml_new_graph_custom(ctx, t->graph_size, true);
         ggml_build_forward_expand(gf, loss);
@@ -484,7 +570,7 @@ static int eval_recompute(atod_trainer * t, const atod_batch * b, float * logp_o
     if (embd_grad) { // full weights: the embedding's gradient, Σ x_0·dx_0
         ggml_context * ctx = new_ctx(t);
         atod_inputs in = new_inputs(ctx, b);
-        ggml_tensor * g = new_input(ctx, GGML_TYPE_F32, t->n_embd, n, 1, 1, "dy");
+        ggml_tensor * g = hidden_input(ctx, t->n_embd, n, false, "dy");
         ggml_tensor * loss = ggml_sum(ctx, ggml_mul(ctx, ggml_get_rows(ctx, t->tok_embd, in.tokens), g));
         ggml_set_loss(loss);
         ggml_cgraph * gf = ggml_new_graph_custom(ctx, t->graph_size, true);

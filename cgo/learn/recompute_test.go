@@ -13,7 +13,9 @@ import (
 // The layer-by-layer backward (Recompute) gives the loss, log-probs and
 // gradients of the whole-graph backward, for LoRA on each architecture, for
 // every weight (tied embeddings included), over several micro-batches, and
-// through f16 and quantized bases.
+// through f16 and quantized bases; also where layers keep their MLP inputs
+// from the forward (KeepMLP: 30,000 bytes keep one of the two layers' 24,576
+// in the first micro-batch, both in the second; 1<<40 all).
 func TestRecomputeMatchesWholeGraph(t *testing.T) {
 	full := func(c learn.Config) learn.Config {
 		c.FullWeights, c.Rank, c.Targets = true, 0, nil
@@ -34,19 +36,23 @@ func TestRecomputeMatchesWholeGraph(t *testing.T) {
 		name string
 		path string
 		cfg  learn.Config
+		keep int64
 	}{
-		{"llama-lora", tinyModel(t, tinyOpts("llama")), loraConfig()},
-		{"qwen2-lora", tinyModel(t, tinyOpts("qwen2")), loraConfig()},
-		{"qwen3-lora", tinyModel(t, tinyOpts("qwen3")), loraConfig()},
-		{"qwen3-tied-full", tinyModel(t, tied), full(loraConfig())},
-		{"f16-lora", tinyModel(t, f16), loraConfig()},
-		{"q8_0-lora", quant("q8_0"), loraConfig()},
-		{"q4_0-lora", quant("q4_0"), loraConfig()},
+		{"llama-lora", tinyModel(t, tinyOpts("llama")), loraConfig(), 0},
+		{"llama-lora-keep", tinyModel(t, tinyOpts("llama")), loraConfig(), 1 << 40},
+		{"qwen2-lora", tinyModel(t, tinyOpts("qwen2")), loraConfig(), 0},
+		{"qwen3-lora", tinyModel(t, tinyOpts("qwen3")), loraConfig(), 0},
+		{"qwen3-tied-full", tinyModel(t, tied), full(loraConfig()), 1 << 40}, // full weights keep nothing
+		{"f16-lora", tinyModel(t, f16), loraConfig(), 0},
+		{"f16-lora-keep-some", tinyModel(t, f16), loraConfig(), 30000},
+		{"q8_0-lora", quant("q8_0"), loraConfig(), 0},
+		{"q4_0-lora", quant("q4_0"), loraConfig(), 0},
+		{"q4_0-lora-keep-some", quant("q4_0"), loraConfig(), 30000},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			whole := newLearner(t, c.path, c.cfg)
 			rc := c.cfg
-			rc.Recompute, rc.HeadChunk = true, 5 // several chunks of the output head
+			rc.Recompute, rc.HeadChunk, rc.KeepMLP = true, 5, c.keep // several chunks of the output head
 			layered := newLearner(t, c.path, rc)
 			if c.cfg.Rank > 0 {
 				randomizeB(t, whole, 3, 0.2)
@@ -92,7 +98,7 @@ func TestRecomputeMatchesWholeGraph(t *testing.T) {
 					t.Errorf("log-probs differ from llama.cpp's by %.2g", d)
 				}
 			}
-			if c.name == "llama-lora" || c.name == "qwen3-tied-full" { // and finite differences agree
+			if c.name == "llama-lora" || c.name == "llama-lora-keep" || c.name == "qwen3-tied-full" { // and finite differences agree
 				names := []string{"blk.0.attn_q.weight.lora_a", "blk.1.ffn_down.weight.lora_b", "blk.0.attn_v.weight.lora_b"}
 				if c.cfg.FullWeights {
 					names = []string{"token_embd.weight", "blk.1.attn_q_norm.weight", "blk.0.attn_k.weight", "output_norm.weight"}

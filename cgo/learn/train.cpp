@@ -5,6 +5,7 @@
 
 #include "ggml-cpu.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdarg>
 #include <cstdio>
@@ -340,6 +341,7 @@ extern "C" struct atod_trainer * atod_train_init(const atod_train_params * p, ch
     }
 
     t->head_chunk = p->head_chunk;
+    t->keep_mlp   = (size_t) std::max<int64_t>(0, p->keep_mlp);
     t->graph_size = 4096 + (size_t) t->n_layer * 1024;
     // per micro-batch: the tensors, the forward+backward graph and its re-collected copy (graph.cpp)
     t->meta.resize(ggml_tensor_overhead() * t->graph_size + 2 * ggml_graph_overhead_custom(t->graph_size, true));
@@ -358,6 +360,8 @@ extern "C" void atod_train_free(atod_trainer * t) {
     if (t->ctx_wt) ggml_free(t->ctx_wt);
     if (t->buf_ot) ggml_backend_buffer_free(t->buf_ot);
     if (t->ctx_ot) ggml_free(t->ctx_ot);
+    if (t->buf_kept) ggml_backend_buffer_free(t->buf_kept);
+    if (t->ctx_kept) ggml_free(t->ctx_kept);
     if (t->ctx_params) ggml_free(t->ctx_params);
     if (t->model && t->owns_model) llama_model_free(t->model);
     if (t->gpu) ggml_backend_free(t->gpu);

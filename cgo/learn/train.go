@@ -51,6 +51,10 @@ type Config struct {
 	// learner keeps a transposed copy of every frozen F32/F16 matrix.
 	Recompute bool
 	HeadChunk int // targets per chunk of the recomputed output head; 0 = logits near 16 MiB a chunk
+	// KeepMLP (recompute, LoRA): bytes for the MLP inputs (gate and up,
+	// 2·n_ff floats a token and layer) kept from the forward, so the backward
+	// of the top layers they fit skips those matmuls; 0 = none.
+	KeepMLP int64
 	// Over, when set, is the sampler's loaded model (loaded with NoRepack) to
 	// train over instead of loading the file again: one copy of the base. LoRA
 	// only; the model must outlive the learner.
@@ -143,6 +147,7 @@ func New(modelPath string, cfg Config) (*Learner, error) {
 		lora_alpha:   C.float(cfg.Alpha),
 		lora_targets: C.uint32_t(bits),
 		head_chunk:   C.int32_t(cfg.HeadChunk),
+		keep_mlp:     C.int64_t(cfg.KeepMLP),
 	}
 	if cfg.Over != nil {
 		if cfg.FullWeights {

@@ -84,6 +84,11 @@ struct atod_trainer {
     ggml_backend_sched_t sched = nullptr;
     size_t graph_size = 0;
     int head_chunk = 0; // see atod_train_params
+    // the MLP inputs kept from recompute's forward (graph.cpp), at most keep_mlp bytes
+    size_t keep_mlp = 0;
+    ggml_tensor * kept = nullptr;
+    ggml_context * ctx_kept = nullptr;
+    ggml_backend_buffer_t buf_kept = nullptr;
     std::vector<uint8_t> meta; // reused metadata arena of the per-micro-batch context
 };
 

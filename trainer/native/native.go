@@ -73,7 +73,7 @@ func Open(cfg *trainer.Config, need trainer.Need) (*trainer.Models, error) {
 			LR: float32(cfg.Optim.LR), Beta1: float32(cfg.Optim.Beta1), Beta2: float32(cfg.Optim.Beta2), Eps: float32(cfg.Optim.Eps),
 			WeightDecay: float32(cfg.Optim.WeightDecay), ClipNorm: float32(cfg.Optim.ClipNorm),
 			WarmupSteps: cfg.Optim.Warmup, TotalSteps: cfg.Steps, MinLRRatio: float32(cfg.Optim.MinLRRatio),
-			MaxSeqLen: cfg.Rollout.Context, Recompute: cfg.Optim.Recompute,
+			MaxSeqLen: cfg.Rollout.Context, Recompute: cfg.Optim.Recompute, KeepMLP: int64(cfg.Optim.KeepMLPMB) << 20,
 		}
 		if tc.FullWeights {
 			tc.Rank, tc.Alpha, tc.Targets = 0, 0, nil
