@@ -142,6 +142,12 @@ func (c *Config) plan(shared bool) (*Plan, error) {
 	E, F, L, H := int64(st.embd), int64(st.ff), int64(st.layers), int64(st.heads)
 	var learner int64
 	var why string
+	layerWeights := E*(2*H*int64(st.headDim)+2*int64(st.kvHeads*st.headDim)) + 3*E*F
+	// A quantized base's matrices multiply F16 copies, one layer's in a graph (cgo/learn's rewrite_mul_mats).
+	var dense int64
+	if st.quantized {
+		dense = layerWeights * 2
+	}
 	if c.Optim.Recompute {
 		// Measured on the qwen2.5-0.5b shape (make bench-real's student, 1–5
 		// sequences of 400–800 tokens): about 2.5 [T, T] tensors per head (scores,
@@ -152,7 +158,6 @@ func (c *Config) plan(shared bool) (*Plan, error) {
 		// one layer's at a time and the output head's, kept.
 		attention := (5*H/2 + 1) * S * T * T * f32
 		activations := n * (2*E + 6*F) * f32
-		layerWeights := E*(2*H*int64(st.headDim)+2*int64(st.kvHeads*st.headDim)) + 3*E*F
 		tb := int64(f32)
 		if st.narrow && runtime.GOARCH == "amd64" {
 			tb = 2
@@ -163,15 +168,15 @@ func (c *Config) plan(shared bool) (*Plan, error) {
 		if !c.LoRA.FullWeights {
 			kept = min(int64(c.Optim.KeepMLPMB)<<20, L*n*2*F*f32)
 		}
-		learner = (L+1)*E*n*f32 + attention + activations + w + kept + 4*(16<<20)
-		why = "saved hidden states and kept MLP inputs, one layer's activations and attention, the output head in chunks, transposed weights"
+		learner = (L+1)*E*n*f32 + attention + activations + w + kept + dense + 4*(16<<20)
+		why = "saved hidden states and kept MLP inputs, one layer's activations and attention, the output head in chunks, transposed or dequantized weights"
 	} else {
 		attention := 4 * H * S * T * T * f32 // scores and softmax, and their gradients
-		learner = L*(attention+n*(8*E+6*F)*f32) + S*T*T*f32 + n*int64(st.vocab)*f32*3
+		learner = L*(attention+n*(8*E+6*F)*f32) + S*T*T*f32 + n*int64(st.vocab)*f32*3 + dense
 		if !st.quantized {
 			learner += st.matrices // the transposed copy of the base
 		}
-		why = "every layer's activations and attention, every target's logits, transposed weights"
+		why = "every layer's activations and attention, every target's logits, transposed or dequantized weights"
 	}
 	rank := int64(c.LoRA.Rank)
 	lora := rank * L * int64(len(c.LoRA.Targets)) * (E + max(E, F)) * f32 * 5 // values, Adam moments, gradient, graph copy

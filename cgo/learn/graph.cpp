@@ -8,7 +8,7 @@
 // packing). Attention is the plain soft_max path, which ggml can differentiate.
 //
 // Backward is ggml's autodiff, with two fixes applied to the graph it builds:
-// protect_backward_inputs (in-place hazards) and out_prod_to_mul_mat (speed, F16).
+// protect_backward_inputs (in-place hazards) and rewrite_mul_mats (speed).
 #include "trainer.hpp"
 
 #include <algorithm>
@@ -257,6 +257,18 @@ static void protect_backward_inputs(ggml_cgraph * gf) {
     }
 }
 
+// dense_pays: mm multiplies a frozen quantized matrix in host memory by at
+// least t->dense_from tokens on the CPU (see rewrite_mul_mats). A GPU's
+// quantized kernels are fast; a trained matrix needs its own node.
+static bool dense_pays(const atod_trainer * t, const ggml_tensor * mm) {
+    const ggml_tensor * w = mm->src[0];
+    return t->gpu == nullptr && ggml_is_quantized(w->type) && !(w->flags & GGML_TENSOR_FLAG_PARAM) &&
+           ggml_nrows(mm->src[1]) >= t->dense_from && atod_can_keep_transpose(w);
+}
+
+// rewrite_mul_mats makes the graph's matrix products fast on the CPU, and
+// re-collects it so that the copies it adds precede their uses.
+//
 // ggml's autodiff computes both gradients of a mul_mat with out_prod: the input
 // gradient of y = W·x as out_prod(W, dyᵀ), a weight gradient as out_prod(x, dy).
 // The CPU out_prod is a blocked axpy loop, several times slower than the matmul
@@ -264,11 +276,17 @@ static void protect_backward_inputs(ggml_cgraph * gf) {
 //   out_prod(a, b) = mul_mat(aᵀ, bᵀ)   (aᵀ, bᵀ made contiguous; (xᵀ)ᵀ = x)
 // with the same broadcasting over dims 2 and 3. So every out_prod is rewritten in
 // place, with Wᵀ from the trainer's cache or from extra where there is one, and
-// other transposes made once per tensor (F32 or BF16, dequantized: transpose.cpp), and the
-// graph re-collected so that copies precede their uses. With Recompute that is one
-// layer's matrices at a time.
-static ggml_cgraph * out_prod_to_mul_mat(const atod_trainer * t, ggml_context * ctx, ggml_cgraph * gf,
-                                         const atod_transposes & extra) {
+// other transposes made once per tensor (F32 or BF16, dequantized: transpose.cpp).
+//
+// And ggml's quantized CPU kernels multiply at 0.55–0.8 of the F16 sgemm's speed
+// (4864×896 by 2,048 tokens, 2 threads: Q5_K 88, Q4_K 114, Q5_0 120, Q8_0 145,
+// F16 176 GFLOP/s), while dequantizing costs about what the faster product saves
+// on 60 tokens. So where dense_pays, W·x multiplies W dequantized to F16, a copy
+// made once in the graph, and rounds x to F16 as an F16 model does (ggml's
+// quantized kernels round it to 8 bits). With Recompute that is one layer's
+// matrices at a time.
+static ggml_cgraph * rewrite_mul_mats(const atod_trainer * t, ggml_context * ctx, ggml_cgraph * gf,
+                                      const atod_transposes & extra = {}) {
     atod_transposes transposed = t->transposed;
     transposed.insert(extra.begin(), extra.end());
     auto tr = [&](ggml_tensor * x) {
@@ -278,9 +296,14 @@ static ggml_cgraph * out_prod_to_mul_mat(const atod_trainer * t, ggml_context * 
         auto it = transposed.find(x);
         return it != transposed.end() ? it->second : transposed[x] = atod_transpose(t, ctx, x);
     };
+    std::unordered_map<const ggml_tensor *, ggml_tensor *> dense;
     const int n = ggml_graph_n_nodes(gf);
     for (int i = 0; i < n; i++) {
         ggml_tensor * node = ggml_graph_node(gf, i);
+        if (node->op == GGML_OP_MUL_MAT && dense_pays(t, node)) {
+            ggml_tensor *& d = dense[node->src[0]];
+            node->src[0] = d != nullptr ? d : d = atod_dense(ctx, node->src[0]);
+        }
         if (node->op != GGML_OP_OUT_PROD) {
             continue;
         }
@@ -337,7 +360,7 @@ static ggml_cgraph * with_backward(const atod_trainer * t, ggml_context * ctx, g
     }
     ggml_build_backward_expand(ctx, gf, accs.data());
     protect_backward_inputs(gf);
-    return out_prod_to_mul_mat(t, ctx, gf, extra);
+    return rewrite_mul_mats(t, ctx, gf, extra);
 }
 
 // run allocates gf, fills the batch inputs and extra (tensor, host data) pairs, and computes.
@@ -520,7 +543,7 @@ static int eval_recompute(atod_trainer * t, const atod_batch * b, float * logp_o
         if (il > 0) {
             extra.push_back({ h, xs[il].data() });
         }
-        bool ok = run(t, gf, in, b, extra, err, n_err);
+        bool ok = run(t, rewrite_mul_mats(t, ctx, gf), in, b, extra, err, n_err);
         if (ok && il == 0) {
             ggml_backend_tensor_get(h, xs[0].data(), 0, hn * sizeof(float));
         }
@@ -603,9 +626,7 @@ extern "C" int atod_train_eval(atod_trainer * t, const atod_batch * b, int backw
 
     ggml_cgraph * gf = ggml_new_graph_custom(ctx, t->graph_size, backward != 0);
     ggml_build_forward_expand(gf, loss);
-    if (backward) {
-        gf = with_backward(t, ctx, gf, loss);
-    }
+    gf = backward ? with_backward(t, ctx, gf, loss) : rewrite_mul_mats(t, ctx, gf);
     if (!run(t, gf, in, b, {}, err, n_err)) {
         ggml_backend_sched_reset(t->sched);
         ggml_free(ctx);

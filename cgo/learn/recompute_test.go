@@ -15,10 +15,15 @@ import (
 // every weight (tied embeddings included), over several micro-batches, and
 // through f16 and quantized bases; also where layers keep their MLP inputs
 // from the forward (KeepMLP: 30,000 bytes keep one of the two layers' 24,576
-// in the first micro-batch, both in the second; 1<<40 all).
+// in the first micro-batch, both in the second; 1<<40 all), and where quantized
+// matrices multiply F16 copies (DenseFrom).
 func TestRecomputeMatchesWholeGraph(t *testing.T) {
 	full := func(c learn.Config) learn.Config {
 		c.FullWeights, c.Rank, c.Targets = true, 0, nil
+		return c
+	}
+	dense := func(c learn.Config) learn.Config { // every mul_mat over a quantized matrix multiplies its F16 copy
+		c.DenseFrom = 1
 		return c
 	}
 	quant := func(typ string) string {
@@ -48,6 +53,8 @@ func TestRecomputeMatchesWholeGraph(t *testing.T) {
 		{"q8_0-lora", quant("q8_0"), loraConfig(), 0},
 		{"q4_0-lora", quant("q4_0"), loraConfig(), 0},
 		{"q4_0-lora-keep-some", quant("q4_0"), loraConfig(), 30000},
+		{"q8_0-lora-dense", quant("q8_0"), dense(loraConfig()), 0},
+		{"q4_0-lora-dense-keep-some", quant("q4_0"), dense(loraConfig()), 30000},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			whole := newLearner(t, c.path, c.cfg)
@@ -93,7 +100,7 @@ func TestRecomputeMatchesWholeGraph(t *testing.T) {
 			if d := maxDiff(seqs, a, b); d > 1e-6 {
 				t.Errorf("log-probs differ by %.2g", d)
 			}
-			if c.cfg.Rank > 0 { // and match llama.cpp's (quantized bases too)
+			if c.cfg.Rank > 0 && c.cfg.DenseFrom == 0 { // and match llama.cpp's (quantized bases too; dense: TestDenseMatchesDequantized)
 				if d := maxDiff(seqs, b, llamaScore(t, c.path, save(t, layered), seqs)); d > 1e-3 {
 					t.Errorf("log-probs differ from llama.cpp's by %.2g", d)
 				}

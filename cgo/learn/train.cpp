@@ -342,6 +342,7 @@ extern "C" struct atod_trainer * atod_train_init(const atod_train_params * p, ch
 
     t->head_chunk = p->head_chunk;
     t->keep_mlp   = (size_t) std::max<int64_t>(0, p->keep_mlp);
+    t->dense_from = p->dense_from > 0 ? p->dense_from : 256;
     t->graph_size = 4096 + (size_t) t->n_layer * 1024;
     // per micro-batch: the tensors, the forward+backward graph and its re-collected copy (graph.cpp)
     t->meta.resize(ggml_tensor_overhead() * t->graph_size + 2 * ggml_graph_overhead_custom(t->graph_size, true));

@@ -55,6 +55,10 @@ type Config struct {
 	// 2·n_ff floats a token and layer) kept from the forward, so the backward
 	// of the top layers they fit skips those matmuls; 0 = none.
 	KeepMLP int64
+	// DenseFrom (CPU): a frozen quantized matrix's mul_mat over at least this
+	// many tokens multiplies a copy of it dequantized to F16 in that graph,
+	// faster than ggml's quantized kernels; 0 = 256.
+	DenseFrom int
 	// Over, when set, is the sampler's loaded model (loaded with NoRepack) to
 	// train over instead of loading the file again: one copy of the base. LoRA
 	// only; the model must outlive the learner.
@@ -148,6 +152,7 @@ func New(modelPath string, cfg Config) (*Learner, error) {
 		lora_targets: C.uint32_t(bits),
 		head_chunk:   C.int32_t(cfg.HeadChunk),
 		keep_mlp:     C.int64_t(cfg.KeepMLP),
+		dense_from:   C.int32_t(cfg.DenseFrom),
 	}
 	if cfg.Over != nil {
 		if cfg.FullWeights {

@@ -35,6 +35,7 @@ struct atod_train_params {
     int32_t  head_chunk;   // targets per chunk of the recomputed output head; 0: logits near 16 MiB a chunk
     int32_t  keep_transposed; // LoRA: keep a transposed copy (transpose.cpp) of every frozen F32/F16/BF16 matrix (else per graph)
     int64_t  keep_mlp;     // recompute, LoRA: bytes for the MLP inputs kept from the forward (graph.cpp's eval_recompute)
+    int32_t  dense_from;   // CPU: a frozen quantized matrix's mul_mat over at least this many tokens multiplies its F16 copy (graph.cpp); 0: 256
     void *   model;        // a loaded struct llama_model to train over, not owned (NULL: load model_path)
 };
 

@@ -84,6 +84,7 @@ struct atod_trainer {
     ggml_backend_sched_t sched = nullptr;
     size_t graph_size = 0;
     int head_chunk = 0; // see atod_train_params
+    int dense_from = 256; // see atod_train_params
     // the MLP inputs kept from recompute's forward (graph.cpp), at most keep_mlp bytes
     size_t keep_mlp = 0;
     ggml_tensor * kept = nullptr;
@@ -101,3 +102,5 @@ ggml_type atod_transpose_type(const ggml_tensor * x);
 ggml_tensor * atod_transpose(const atod_trainer * t, ggml_context * ctx, ggml_tensor * x);
 bool atod_can_keep_transpose(const ggml_tensor * w);
 bool atod_transpose_now(ggml_backend_t cpu, const std::vector<std::pair<ggml_tensor *, ggml_tensor *>> & dst_src);
+// and w dequantized to F16, in w's shape, as a graph op (CPU, atod_can_keep_transpose(w))
+ggml_tensor * atod_dense(ggml_context * ctx, ggml_tensor * w);

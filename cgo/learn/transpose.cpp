@@ -1,4 +1,5 @@
-// Transposes for backward's mul_mats (graph.cpp), as a ggml custom op on the CPU.
+// Transposes for backward's mul_mats (graph.cpp), as a ggml custom op on the CPU;
+// and dense (F16) copies of quantized matrices for the forward's (atod_dense).
 //
 // ggml_cont(ggml_transpose(x)) copies element by element, a memcpy call each
 // (ggml-cpu's dup_bytes): on a real-shape step that was over half the time.
@@ -107,4 +108,22 @@ bool atod_transpose_now(ggml_backend_t cpu, const std::vector<std::pair<ggml_ten
 
 bool atod_can_keep_transpose(const ggml_tensor * w) {
     return w->buffer != nullptr && ggml_backend_buffer_is_host(w->buffer) && transposable(w);
+}
+
+// dst (F16, w's shape) = w dequantized, a block of rows a thread.
+static void dense_op(ggml_tensor * dst, int ith, int nth, void *) {
+    const ggml_tensor * w = dst->src[0];
+    const int64_t ne0 = w->ne[0], ne1 = w->ne[1], rows = ggml_nrows(w);
+    const int64_t r0 = rows * ith / nth, r1 = rows * (ith + 1) / nth;
+    std::vector<float> buf(ne0);
+    for (int64_t r = r0; r < r1; r++) {
+        const int64_t i1 = r % ne1, i2 = r / ne1 % w->ne[2], i3 = r / ne1 / w->ne[2];
+        rows_f32(w->type, (const char *) w->data + i1 * w->nb[1] + i2 * w->nb[2] + i3 * w->nb[3], buf.data(), ne0);
+        ggml_fp32_to_fp16_row(buf.data(), (ggml_fp16_t *) ((char *) dst->data + i1 * dst->nb[1] + i2 * dst->nb[2] + i3 * dst->nb[3]), ne0);
+    }
+}
+
+ggml_tensor * atod_dense(ggml_context * ctx, ggml_tensor * w) {
+    return ggml_custom_4d(ctx, GGML_TYPE_F16, w->ne[0], w->ne[1], w->ne[2], w->ne[3], &w, 1, dense_op, GGML_N_TASKS_MAX,
+                          nullptr);
 }

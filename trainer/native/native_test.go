@@ -405,3 +405,33 @@ func TestSharesBase(t *testing.T) {
 		t.Errorf("shared plan: learner's base %v (%v)", p.Items[2], err)
 	}
 }
+
+// The plan counts the F16 copies a quantized student's matrices are
+// multiplied through (cgo/learn's rewrite_mul_mats): one layer's, 2 bytes a
+// weight, over the same model in F16 (the tiny model: 128 wide, 4 heads and 2
+// KV heads of 32, 384 FF).
+func TestPlanCountsDenseCopies(t *testing.T) {
+	dir := t.TempDir()
+	o := tinymodel.DefaultOptions()
+	o.F16 = true
+	f16, q := filepath.Join(dir, "f16.gguf"), filepath.Join(dir, "q8_0.gguf")
+	if err := tinymodel.Write(f16, o); err != nil {
+		t.Fatal(err)
+	}
+	if err := Quantize(f16, q, "q8_0", 1); err != nil {
+		t.Fatal(err)
+	}
+	c := nativeConfig(t)
+	working := func(student string) int64 {
+		c.Student.Model = student
+		p, err := c.MemoryPlan()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.Items[7].Bytes
+	}
+	want := int64(128*(2*4*32+2*2*32)+3*128*384) * 2
+	if d := working(q) - working(f16); d != want {
+		t.Errorf("q8_0's working set exceeds f16's by %d bytes, want %d", d, want)
+	}
+}
