@@ -143,10 +143,15 @@ func (c *Config) plan(shared bool) (*Plan, error) {
 	var learner int64
 	var why string
 	layerWeights := E*(2*H*int64(st.headDim)+2*int64(st.kvHeads*st.headDim)) + 3*E*F
-	// A quantized base's matrices multiply F16 copies, one layer's in a graph (cgo/learn's rewrite_mul_mats).
+	// A quantized base's matrices multiply F16 copies, one layer's in a graph
+	// (cgo/learn's rewrite_mul_mats); the output head's too where all its
+	// targets are in one graph (no recompute), each copy freed after its use.
 	var dense int64
 	if st.quantized {
 		dense = layerWeights * 2
+		if !c.Optim.Recompute {
+			dense = max(layerWeights, int64(st.vocab)*E) * 2
+		}
 	}
 	if c.Optim.Recompute {
 		// Measured on the qwen2.5-0.5b shape (make bench-real's student, 1–5

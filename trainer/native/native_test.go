@@ -14,6 +14,7 @@ import (
 
 	"github.com/atod-dev/atod/envs"
 	_ "github.com/atod-dev/atod/envs/builtin"
+	"github.com/atod-dev/atod/gguf"
 	"github.com/atod-dev/atod/model"
 	"github.com/atod-dev/atod/tinymodel"
 	"github.com/atod-dev/atod/trainer"
@@ -433,5 +434,22 @@ func TestPlanCountsDenseCopies(t *testing.T) {
 	want := int64(128*(2*4*32+2*2*32)+3*128*384) * 2
 	if d := working(q) - working(f16); d != want {
 		t.Errorf("q8_0's working set exceeds f16's by %d bytes, want %d", d, want)
+	}
+	// Without recompute the f16 learner keeps a transposed copy of its
+	// matrices (the embedding not, as the output head is its own) and the
+	// q8_0 one the same F16 copies (the head's, 512×128, is smaller).
+	g, err := gguf.Open(f16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var matrices int64
+	for _, ti := range g.Tensors {
+		if len(ti.Shape) == 2 && ti.Name != "token_embd.weight" {
+			matrices += int64(ti.Size)
+		}
+	}
+	c.Optim.Recompute = false
+	if d := working(q) - working(f16); d != want-matrices {
+		t.Errorf("without recompute q8_0's working set exceeds f16's by %d bytes, want %d", d, want-matrices)
 	}
 }
