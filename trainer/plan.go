@@ -143,14 +143,14 @@ func (c *Config) plan(shared bool) (*Plan, error) {
 	var learner int64
 	var why string
 	layerWeights := E*(2*H*int64(st.headDim)+2*int64(st.kvHeads*st.headDim)) + 3*E*F
-	// A quantized base's matrices multiply F16 copies, one layer's in a graph
-	// (cgo/learn's rewrite_mul_mats); the output head's too where all its
-	// targets are in one graph (no recompute), each copy freed after its use.
+	// LoRA over a quantized base multiplies F16 copies of its matrices (cgo/learn's
+	// rewrite_mul_mats), each freed after its one use: the largest alive, the
+	// output head's too where all its targets are in one graph (no recompute).
 	var dense int64
-	if st.quantized {
-		dense = layerWeights * 2
+	if st.quantized && !c.LoRA.FullWeights {
+		dense = max(E*F, E*H*int64(st.headDim)) * 2
 		if !c.Optim.Recompute {
-			dense = max(layerWeights, int64(st.vocab)*E) * 2
+			dense = max(dense, int64(st.vocab)*E*2)
 		}
 	}
 	if c.Optim.Recompute {

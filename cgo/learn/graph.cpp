@@ -8,13 +8,16 @@
 // packing). Attention is the plain soft_max path, which ggml can differentiate.
 //
 // Backward is ggml's autodiff, with two fixes applied to the graph it builds:
-// protect_backward_inputs (in-place hazards) and rewrite_mul_mats (speed).
+// protect_backward_inputs (in-place hazards) and rewrite_mul_mats (speed), the
+// latter also applied to forward-only graphs (quantized matrices).
 #include "trainer.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <vector>
+
+#include "ggml-cpu.h"
 
 struct atod_inputs {
     ggml_tensor * tokens; // I32 [n_tok*n_seq]
@@ -257,13 +260,14 @@ static void protect_backward_inputs(ggml_cgraph * gf) {
     }
 }
 
-// dense_pays: mm multiplies a frozen quantized matrix in host memory by at
-// least t->dense_from tokens on the CPU (see rewrite_mul_mats). A GPU's
-// quantized kernels are fast; a trained matrix needs its own node.
+// dense_pays: mm multiplies a quantized matrix in host memory by at least
+// t->dense_from tokens on a CPU with an F16 sgemm (see rewrite_mul_mats); a
+// GPU's quantized kernels are fast. (Trained matrices are F32 copies.)
 static bool dense_pays(const atod_trainer * t, const ggml_tensor * mm) {
     const ggml_tensor * w = mm->src[0];
-    return t->gpu == nullptr && ggml_is_quantized(w->type) && !(w->flags & GGML_TENSOR_FLAG_PARAM) &&
-           ggml_nrows(mm->src[1]) >= t->dense_from && atod_can_keep_transpose(w);
+    static const bool f16_sgemm = ggml_cpu_has_f16c() || ggml_cpu_has_fp16_va();
+    return t->gpu == nullptr && f16_sgemm && ggml_is_quantized(w->type) && ggml_nrows(mm->src[1]) >= t->dense_from &&
+           atod_can_keep_transpose(w);
 }
 
 // rewrite_mul_mats makes the graph's matrix products fast on the CPU, and
@@ -283,8 +287,10 @@ static bool dense_pays(const atod_trainer * t, const ggml_tensor * mm) {
 // F16 176 GFLOP/s), while dequantizing costs about what the faster product saves
 // on 60 tokens. So where dense_pays, W·x multiplies W dequantized to F16, a copy
 // made once in the graph, and rounds x to F16 as an F16 model does (ggml's
-// quantized kernels round it to 8 bits). With Recompute that is one layer's
-// matrices at a time.
+// quantized kernels round it to 8 bits: log-probs differ by 0.03–0.05 on the
+// tiny test models, so micro-batches under dense_from tokens and the output
+// head's chunks, 32 targets at a 128k vocabulary, which stay on those kernels,
+// compute slightly other numbers). Each copy is freed after its one use.
 static ggml_cgraph * rewrite_mul_mats(const atod_trainer * t, ggml_context * ctx, ggml_cgraph * gf,
                                       const atod_transposes & extra = {}) {
     atod_transposes transposed = t->transposed;

@@ -119,7 +119,7 @@ static void dense_op(ggml_tensor * dst, int ith, int nth, void *) {
     for (int64_t r = r0; r < r1; r++) {
         const int64_t i1 = r % ne1, i2 = r / ne1 % w->ne[2], i3 = r / ne1 / w->ne[2];
         rows_f32(w->type, (const char *) w->data + i1 * w->nb[1] + i2 * w->nb[2] + i3 * w->nb[3], buf.data(), ne0);
-        ggml_fp32_to_fp16_row(buf.data(), (ggml_fp16_t *) ((char *) dst->data + i1 * dst->nb[1] + i2 * dst->nb[2] + i3 * dst->nb[3]), ne0);
+        ggml_cpu_fp32_to_fp16(buf.data(), (ggml_fp16_t *) ((char *) dst->data + i1 * dst->nb[1] + i2 * dst->nb[2] + i3 * dst->nb[3]), ne0);
     }
 }
 
