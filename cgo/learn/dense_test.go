@@ -4,9 +4,11 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"path/filepath"
 	"testing"
 
+	"github.com/atod-dev/atod/cgo/learn"
 	"github.com/atod-dev/atod/cgo/llama"
 	"github.com/atod-dev/atod/gguf"
 	"github.com/atod-dev/atod/model"
@@ -128,4 +130,36 @@ func dequantize(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// By default (DenseFrom 0: 256 tokens) a sequence of 300 tokens takes the F16
+// copies and one of 100 tokens ggml's quantized kernels: the default learner's
+// log-probs equal the forced paths' bit for bit.
+func TestDenseDefaultThreshold(t *testing.T) {
+	q := filepath.Join(t.TempDir(), "q8_0.gguf")
+	if err := llama.Quantize(tinyModel(t, tinyOpts("llama")), q, "q8_0", 1); err != nil {
+		t.Fatal(err)
+	}
+	learner := func(denseFrom int) *learn.Learner {
+		cfg := loraConfig()
+		cfg.DenseFrom, cfg.MaxSeqLen = denseFrom, 512
+		return newLearner(t, q, cfg)
+	}
+	def, dense, native := learner(0), learner(1), learner(1<<30)
+	rng := rand.New(rand.NewPCG(3, 3))
+	for _, c := range []struct {
+		n    int
+		same *learn.Learner
+		name string
+	}{{300, dense, "the F16 copies"}, {100, native, "the quantized kernels"}} {
+		seq := []model.TrainSeq{randSeq(rng, def.VocabSize(), c.n, 1, 1, 1)}
+		got, want := trainerLogProbs(t, def, seq), trainerLogProbs(t, c.same, seq)
+		other := trainerLogProbs(t, map[*learn.Learner]*learn.Learner{dense: native, native: dense}[c.same], seq)
+		if d := maxDiff(seq, got, want); d != 0 {
+			t.Errorf("%d tokens: default log-probs differ from %s' by %.2g", c.n, c.name, d)
+		}
+		if d := maxDiff(seq, want, other); d < 1e-4 {
+			t.Errorf("%d tokens: the two paths agree to %.2g: the test cannot tell them apart", c.n, d)
+		}
+	}
 }
