@@ -142,7 +142,6 @@ func (c *Config) plan(shared bool) (*Plan, error) {
 	E, F, L, H := int64(st.embd), int64(st.ff), int64(st.layers), int64(st.heads)
 	var learner int64
 	var why string
-	layerWeights := E*(2*H*int64(st.headDim)+2*int64(st.kvHeads*st.headDim)) + 3*E*F
 	// LoRA over a quantized base multiplies F16 copies of its matrices (cgo/learn's
 	// rewrite_mul_mats), each freed after its one use: the largest alive, the
 	// output head's too where all its targets are in one graph (no recompute).
@@ -163,6 +162,7 @@ func (c *Config) plan(shared bool) (*Plan, error) {
 		// one layer's at a time and the output head's, kept.
 		attention := (5*H/2 + 1) * S * T * T * f32
 		activations := n * (2*E + 6*F) * f32
+		layerWeights := E*(2*H*int64(st.headDim)+2*int64(st.kvHeads*st.headDim)) + 3*E*F
 		tb := int64(f32)
 		if st.narrow && runtime.GOARCH == "amd64" {
 			tb = 2

@@ -393,9 +393,9 @@ static ggml_context * new_ctx(atod_trainer * t) {
     return ggml_init(ip);
 }
 
-// hidden_input is an F32 [ne0, n] graph input, with a gradient when grad: a layer's input or output gradient.
-static ggml_tensor * hidden_input(ggml_context * ctx, int64_t ne0, int64_t n, bool grad, const char * name) {
-    ggml_tensor * h = new_input(ctx, GGML_TYPE_F32, ne0, n, 1, 1, name);
+// hidden_input is an F32 [n_embd, n] graph input, with a gradient when grad: a layer's input or output gradient.
+static ggml_tensor * hidden_input(const atod_trainer * t, ggml_context * ctx, int64_t n, bool grad, const char * name) {
+    ggml_tensor * h = new_input(ctx, GGML_TYPE_F32, t->n_embd, n, 1, 1, name);
     if (grad) {
         ggml_set_param(h);
     }
@@ -456,7 +456,7 @@ static int eval_head_chunks(atod_trainer * t, const atod_batch * b, const std::v
         c.tgt_w += lo;
         ggml_context * ctx = new_ctx(t);
         atod_inputs in = new_inputs(ctx, &c);
-        ggml_tensor * h = hidden_input(ctx, t->n_embd, n, true, "h");
+        ggml_tensor * h = hidden_input(t, ctx, n, true, "h");
         ggml_tensor * logp = nullptr;
         ggml_tensor * loss = build_loss(t, ctx, in, build_head(t, ctx, in, h), c.n_tgt, c.loss_scale, &logp);
         ggml_cgraph * gf = ggml_new_graph_custom(ctx, t->graph_size, true);
@@ -535,7 +535,7 @@ static int eval_recompute(atod_trainer * t, const atod_batch * b, float * logp_o
         const int k = il - (L - keep); // ≥ 0: a layer that keeps its MLP inputs
         ggml_context * ctx = new_ctx(t);
         atod_inputs in = new_inputs(ctx, b);
-        ggml_tensor * h = il == 0 ? ggml_get_rows(ctx, t->tok_embd, in.tokens) : hidden_input(ctx, t->n_embd, n, false, "h");
+        ggml_tensor * h = il == 0 ? ggml_get_rows(ctx, t->tok_embd, in.tokens) : hidden_input(t, ctx, n, false, "h");
         atod_mlp mlp = k >= 0 ? kept_mlp(t, ctx, k, n_ff, n) : atod_mlp{};
         ggml_tensor * y = build_layer(t, ctx, il, h, in, T, S, nullptr, k >= 0 ? &mlp : nullptr);
         ggml_cgraph * gf = ggml_new_graph_custom(ctx, t->graph_size, false);
@@ -572,8 +572,8 @@ static int eval_recompute(atod_trainer * t, const atod_batch * b, float * logp_o
         ggml_context * ctx = new_ctx(t);
         atod_inputs in = new_inputs(ctx, b);
         const bool need_dx = il > 0 || embd_grad;
-        ggml_tensor * h = hidden_input(ctx, t->n_embd, n, need_dx, "h");
-        ggml_tensor * g = hidden_input(ctx, t->n_embd, n, false, "dy");
+        ggml_tensor * h = hidden_input(t, ctx, n, need_dx, "h");
+        ggml_tensor * g = hidden_input(t, ctx, n, false, "dy");
         atod_mlp mlp = k >= 0 ? kept_mlp(t, ctx, k, n_ff, n) : atod_mlp{};
         ggml_tensor * loss = build_layer(t, ctx, il, h, in, T, S, g, k >= 0 ? &mlp : nullptr);
         ggml_set_loss(loss);
@@ -599,7 +599,7 @@ static int eval_recompute(atod_trainer * t, const atod_batch * b, float * logp_o
     if (embd_grad) { // full weights: the embedding's gradient, Σ x_0·dx_0
         ggml_context * ctx = new_ctx(t);
         atod_inputs in = new_inputs(ctx, b);
-        ggml_tensor * g = hidden_input(ctx, t->n_embd, n, false, "dy");
+        ggml_tensor * g = hidden_input(t, ctx, n, false, "dy");
         ggml_tensor * loss = ggml_sum(ctx, ggml_mul(ctx, ggml_get_rows(ctx, t->tok_embd, in.tokens), g));
         ggml_set_loss(loss);
         ggml_cgraph * gf = ggml_new_graph_custom(ctx, t->graph_size, true);

@@ -66,10 +66,7 @@ func TestRecomputeMatchesWholeGraph(t *testing.T) {
 				randomizeB(t, layered, 3, 0.2)
 			}
 			micro := gradBatch(whole.VocabSize()) // several micro-batches
-			var seqs []model.TrainSeq
-			for _, mb := range micro {
-				seqs = append(seqs, mb...)
-			}
+			seqs := flatten(micro)
 			lw, gw, err := whole.Gradients(micro)
 			if err != nil {
 				t.Fatal(err)
@@ -81,17 +78,7 @@ func TestRecomputeMatchesWholeGraph(t *testing.T) {
 			if d := math.Abs(float64(lw-ll)) / math.Abs(float64(lw)); d > 1e-5 {
 				t.Errorf("loss %v whole, %v layered (relative %.2g)", lw, ll, d)
 			}
-			worst, worstName := 0.0, ""
-			for name, g := range gw {
-				var diff, norm float64
-				for i := range g {
-					diff += math.Pow(float64(g[i]-gl[name][i]), 2)
-					norm += math.Pow(float64(g[i]), 2)
-				}
-				if r := math.Sqrt(diff / max(norm, 1e-30)); r > worst {
-					worst, worstName = r, name
-				}
-			}
+			worst, worstName := relDiff(gl, gw)
 			t.Logf("%d tensors: worst relative gradient difference %.2g (%s)", len(gw), worst, worstName)
 			if worst > 1e-5 {
 				t.Errorf("gradient of %s differs by %.2g (relative)", worstName, worst)
@@ -148,16 +135,8 @@ func TestQuantizedGradientsMatchF32(t *testing.T) {
 		}
 		return g
 	}
-	gf, gq := grads(src), grads(q)
-	for name, a := range gf {
-		var diff, norm float64
-		for i := range a {
-			diff += math.Pow(float64(a[i]-gq[name][i]), 2)
-			norm += math.Pow(float64(a[i]), 2)
-		}
-		if r := math.Sqrt(diff / norm); r > 0.15 {
-			t.Errorf("%s: q8_0 gradient off by %.3g (relative)", name, r)
-		}
+	if r, name := relDiff(grads(q), grads(src)); r > 0.15 {
+		t.Errorf("%s: q8_0 gradient off by %.3g (relative)", name, r)
 	}
 }
 
