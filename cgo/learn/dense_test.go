@@ -3,7 +3,6 @@ package learn_test
 import (
 	"encoding/binary"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"path/filepath"
 	"testing"
@@ -58,30 +57,6 @@ func TestDenseMatchesDequantized(t *testing.T) {
 			}
 		})
 	}
-}
-
-func flatten(micro [][]model.TrainSeq) []model.TrainSeq {
-	var seqs []model.TrainSeq
-	for _, mb := range micro {
-		seqs = append(seqs, mb...)
-	}
-	return seqs
-}
-
-// relDiff is the largest ‖a−b‖/‖b‖ over the tensors, and that tensor's name.
-func relDiff(a, b map[string][]float32) (float64, string) {
-	worst, worstName := 0.0, ""
-	for name, y := range b {
-		var diff, norm float64
-		for i := range y {
-			diff += math.Pow(float64(a[name][i]-y[i]), 2)
-			norm += math.Pow(float64(y[i]), 2)
-		}
-		if r := math.Sqrt(diff / max(norm, 1e-30)); r > worst {
-			worst, worstName = r, name
-		}
-	}
-	return worst, worstName
 }
 
 // dequantize writes the model at path with every Q8_0 and Q4_0 tensor decoded

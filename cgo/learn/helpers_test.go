@@ -2,6 +2,7 @@ package learn_test
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"path/filepath"
 	"sync"
@@ -119,4 +120,29 @@ func randomizeB(t testing.TB, tr *learn.Learner, seed uint64, scale float32) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// flatten is the sequences of micro-batches in order.
+func flatten(micro [][]model.TrainSeq) []model.TrainSeq {
+	var seqs []model.TrainSeq
+	for _, mb := range micro {
+		seqs = append(seqs, mb...)
+	}
+	return seqs
+}
+
+// relDiff is the largest ‖a−b‖/‖b‖ over the tensors, and that tensor's name.
+func relDiff(a, b map[string][]float32) (float64, string) {
+	worst, worstName := 0.0, ""
+	for name, y := range b {
+		var diff, norm float64
+		for i := range y {
+			diff += math.Pow(float64(a[name][i]-y[i]), 2)
+			norm += math.Pow(float64(y[i]), 2)
+		}
+		if r := math.Sqrt(diff / max(norm, 1e-30)); r > worst {
+			worst, worstName = r, name
+		}
+	}
+	return worst, worstName
 }
