@@ -75,6 +75,9 @@ void atod_reduce(const float * logits, int32_t n_vocab, atod_out * o, int32_t * 
 int atod_raw_generate(atod_ctx * c, int32_t n_seq, const int32_t * prompt, int32_t n_prompt, const int32_t * n_gen,
                       float temp, uint64_t seed);
 int atod_raw_prefill(atod_ctx * c, const int32_t * tok, int32_t n);
+// seconds of one F32 ggml mul_mat of an [n_in, n_out] matrix by n_tok vectors on the CPU, after a warm-up
+// run: the FLOP rate a model of that size can reach; < 0 when ggml cannot allocate it.
+double atod_raw_matmul(int64_t n_in, int64_t n_out, int64_t n_tok, int32_t n_threads);
 
 #ifdef __cplusplus
 }

@@ -53,3 +53,16 @@ func (c *Context) rawPrefill(toks []int32) error {
 	}
 	return nil
 }
+
+// RawMatmulSeconds times one F32 matrix product of an [nIn, nOut] matrix by nTok vectors on the CPU with
+// the given threads: the FLOP rate that bounds a model of that size, for benchmarks.
+func RawMatmulSeconds(nIn, nOut, nTok, threads int) (float64, error) {
+	if nIn <= 0 || nOut <= 0 || nTok <= 0 || threads <= 0 {
+		return 0, errors.New("raw matmul: sizes and threads must be positive")
+	}
+	s := float64(C.atod_raw_matmul(C.int64_t(nIn), C.int64_t(nOut), C.int64_t(nTok), C.int32_t(threads)))
+	if s < 0 {
+		return 0, errors.New("raw matmul: ggml could not compute it")
+	}
+	return s, nil
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand"
 	"os"
+	"runtime"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -174,4 +175,127 @@ func TestBenchDecode(t *testing.T) {
 		}
 	}
 	fmt.Printf("bench: decode_tokens_per_s = %.1f tokens/s\n", float64(tokens)/d.Seconds())
+}
+
+// streamsWorkload is a step of rollouts at the 10M model's scale: 4 tasks × a group of 4 sequences, each
+// group sharing a prompt, the transcripts of distinct lengths.
+func streamsWorkload(m *llama.Model) (prompts [][]int32, transcripts [][]int32) {
+	rng := rand.New(rand.NewSource(4))
+	for g := range 4 {
+		shared := randomTokens(m, rng, 160+40*g)
+		for range 4 {
+			prompts = append(prompts, concat(shared, randomTokens(m, rng, 16)))
+			transcripts = append(transcripts, concat(shared, randomTokens(m, rng, 300+rng.Intn(300))))
+		}
+	}
+	return prompts, transcripts
+}
+
+// TestBenchStreamsVsUnified: the same generation and scoring requests through a context with a KV stream
+// per sequence and through one unified KV buffer (seconds unified ÷ seconds streams, medians of paired
+// runs in alternating order); and the streams' scoring speed against the FLOP bound of the model, from
+// a matmul of its size on the same threads.
+func TestBenchStreamsVsUnified(t *testing.T) {
+	m := benchModel(t)
+	prompts, transcripts := streamsWorkload(m)
+	open := func(unified bool) *llama.Context {
+		c, err := m.NewContext(llama.ContextParams{NCtx: 1024, NSeq: len(prompts), Unified: unified})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(c.Close)
+		return c
+	}
+	ctxs := [2]*llama.Context{open(false), open(true)}
+	var gens []model.GenRequest
+	for i, p := range prompts {
+		gens = append(gens, model.GenRequest{Seq: i, Prompt: p, Sampling: model.Sampling{Temperature: 1, Seed: uint64(i), MaxTokens: 24 + 2*i}})
+	}
+	var reqs []model.ScoreRequest
+	for i, tr := range transcripts {
+		mask := make([]bool, len(tr))
+		for p := range mask {
+			mask[p] = p%4 == 0 // about the share of a transcript that is the agent's own tokens
+		}
+		reqs = append(reqs, model.ScoreRequest{Seq: i, Tokens: tr, From: 1, Mask: mask})
+	}
+	decoded := 0
+	timeIt := func(c *llama.Context, score bool) float64 {
+		c.ClearAll()
+		t0 := time.Now()
+		if score {
+			res, err := c.Score(reqs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			decoded = 0
+			for _, r := range res {
+				decoded += r.Decoded
+			}
+		} else if _, err := c.Generate(gens); err != nil {
+			t.Fatal(err)
+		}
+		return time.Since(t0).Seconds()
+	}
+	const reps = 3
+	for _, score := range []bool{false, true} {
+		timeIt(ctxs[0], score) // warm up
+		var ratios, secs []float64
+		for rep := range reps {
+			var d [2]float64
+			for k := range 2 {
+				k = (k + rep) % 2
+				d[k] = timeIt(ctxs[k], score)
+			}
+			ratios = append(ratios, d[1]/d[0])
+			secs = append(secs, d[0])
+		}
+		name := "gen"
+		if score {
+			name = "score"
+		}
+		fmt.Printf("bench: %s_streams_vs_unified = %.2f ratio\n", name, median(ratios))
+		if score {
+			scoreFLOPBound(t, m, median(secs), decoded, reqs)
+		}
+	}
+}
+
+// scoreFLOPBound prints streams scoring's tokens/s ÷ the tokens/s the model's matmul FLOPs allow at the
+// rate of one F32 matmul of its MLP's size: per decoded token 2·(layer weights) plus attention over
+// half its transcript on average, and the output head for the scored share of positions.
+func scoreFLOPBound(t *testing.T, m *llama.Model, secs float64, decoded int, reqs []model.ScoreRequest) {
+	o := tinymodel.Options10M()
+	E, F, L, V := float64(o.Embd), float64(o.FF), float64(o.Layers), float64(o.VocabSize)
+	kv := float64(o.KVHeads * o.HeadDim())
+	var scored, attended float64
+	for _, r := range reqs {
+		for p := range r.Tokens {
+			attended += float64(p)
+			if r.Scored(p) {
+				scored++
+			}
+		}
+	}
+	tokens := float64(decoded)
+	flops := L*(2*(2*E*E+2*E*kv+3*E*F)*tokens+4*E*attended) + 2*E*V*scored
+	threads := 1
+	if s := os.Getenv("ATOD_BENCH_THREADS"); s != "" {
+		threads, _ = strconv.Atoi(s)
+	}
+	if threads <= 0 {
+		threads = runtime.NumCPU()
+	}
+	var rates []float64
+	for range 5 {
+		s, err := llama.RawMatmulSeconds(o.Embd, o.FF, 512, threads)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rates = append(rates, 2*E*F*512/s)
+	}
+	rate := median(rates)
+	fmt.Printf("bench: matmul_gflops = %.2f GFLOP/s\n", rate/1e9)
+	fmt.Printf("bench: score_tokens_per_s_vs_flops = %.3f ratio (%.0f tokens/s of a bound of %.0f)\n",
+		(tokens/secs)/(rate*tokens/flops), tokens/secs, rate*tokens/flops)
 }

@@ -2,6 +2,9 @@
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <time.h>
+
+#include "ggml-cpu.h"
 
 struct atod_ctx {
     struct llama_model        * model;
@@ -238,4 +241,37 @@ int atod_raw_prefill(atod_ctx * c, const int32_t * tok, int32_t n) {
         }
     }
     return 0;
+}
+
+double atod_raw_matmul(int64_t n_in, int64_t n_out, int64_t n_tok, int32_t n_threads) {
+    // the tensors, the graph, and ggml's work buffer (F32 needs no conversion of src1, some slack)
+    size_t mem = (size_t) (n_in * n_out + n_in * n_tok + n_out * n_tok) * sizeof(float) + 4 * ggml_tensor_overhead() +
+                 ggml_graph_overhead() + (size_t) n_threads * (1 << 20) + (1 << 20);
+    struct ggml_context * ctx = ggml_init((struct ggml_init_params) { mem, NULL, false });
+    if (ctx == NULL) {
+        return -1;
+    }
+    struct ggml_tensor * w = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, n_in, n_out);
+    struct ggml_tensor * x = ggml_new_tensor_2d(ctx, GGML_TYPE_F32, n_in, n_tok);
+    for (int64_t i = 0; i < ggml_nelements(w); i++) {
+        ((float *) w->data)[i] = (float) (i % 7) * 0.01f;
+    }
+    for (int64_t i = 0; i < ggml_nelements(x); i++) {
+        ((float *) x->data)[i] = (float) (i % 5) * 0.01f;
+    }
+    struct ggml_cgraph * gf = ggml_new_graph(ctx);
+    ggml_build_forward_expand(gf, ggml_mul_mat(ctx, w, x));
+    double s = -1;
+    struct timespec t0, t1;
+    for (int rep = 0; rep < 2; rep++) {
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        if (ggml_graph_compute_with_ctx(ctx, gf, n_threads) != GGML_STATUS_SUCCESS) {
+            s = -1;
+            break;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        s = (double) (t1.tv_sec - t0.tv_sec) + 1e-9 * (double) (t1.tv_nsec - t0.tv_nsec);
+    }
+    ggml_free(ctx);
+    return s;
 }

@@ -11,13 +11,17 @@ import (
 	"unsafe"
 )
 
-// ContextParams sizes a context. Its KV cache is one buffer shared by all sequences (kv_unified),
-// so that sequences can share a prefix.
+// ContextParams sizes a context. Each sequence has a KV stream of its own, so a batch's attention costs
+// each sequence its own length; a shared prefix is copied between streams (see prefill).
 type ContextParams struct {
-	NCtx    int // tokens per sequence
+	NCtx    int // tokens per sequence (llama.cpp rounds each stream up to a multiple of 256)
 	NSeq    int // parallel sequences
 	NBatch  int // tokens per llama_decode call; 0 = 512
 	Threads int // 0 = the model's
+	// Unified keeps all sequences in one KV buffer (llama.cpp's kv_unified), where every batch attends
+	// over the used cells of all sequences, masked: several times slower for many sequences. It is the
+	// baseline of the streams benchmark and parity tests.
+	Unified bool
 	// KVF16 stores K and V in f16 and lets llama.cpp use flash attention: half the KV memory, but
 	// log-probs then vary by ~1e-3 with batch composition. The default (f32, plain attention) keeps
 	// generation, scoring and batched/alone runs well within 1e-4 of each other.
@@ -57,7 +61,7 @@ func (m *Model) NewContext(p ContextParams) (*Context, error) {
 	cp.n_seq_max = C.uint32_t(p.NSeq)
 	cp.n_threads = C.int32_t(p.Threads)
 	cp.n_threads_batch = C.int32_t(p.Threads)
-	cp.kv_unified = true
+	cp.kv_unified = C.bool(p.Unified)
 	cp.no_perf = true
 	if !p.KVF16 {
 		// f16 K/V (and the flash-attention kernels that go with them) make a token's log-prob depend
@@ -218,8 +222,11 @@ func (c *Context) prefill(jobs []job, outs []C.atod_out, topN int, topTok []int3
 	}
 	for i, j := range jobs {
 		if r[i].from >= 0 {
+			// Across KV streams llama.cpp copies only whole streams (it asserts on [0, n)): copy the source's
+			// stream, at most one buffer copy at the next decode, and drop what lies past the shared prefix.
 			C.llama_memory_seq_rm(mem, C.llama_seq_id(j.seq), -1, -1)
-			C.llama_memory_seq_cp(mem, C.llama_seq_id(jobs[r[i].from].seq), C.llama_seq_id(j.seq), 0, C.llama_pos(r[i].n))
+			C.llama_memory_seq_cp(mem, C.llama_seq_id(jobs[r[i].from].seq), C.llama_seq_id(j.seq), -1, -1)
+			C.llama_memory_seq_rm(mem, C.llama_seq_id(j.seq), C.llama_pos(r[i].n), -1)
 			start[i] = r[i].n
 		}
 		for p := start[i]; p < len(j.toks); p++ {
