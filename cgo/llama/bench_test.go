@@ -24,6 +24,14 @@ func benchModel(t *testing.T) *llama.Model {
 	if os.Getenv("ATOD_BENCH") != "1" {
 		t.Skip("set ATOD_BENCH=1 to run benchmarks")
 	}
+	path := filepath.Join(t.TempDir(), "bench.gguf")
+	if err := tinymodel.Write(path, tinymodel.Options10M()); err != nil {
+		t.Fatal(err)
+	}
+	return loadBenchModel(t, path)
+}
+
+func benchThreads(t *testing.T) int {
 	threads := 1
 	if s := os.Getenv("ATOD_BENCH_THREADS"); s != "" {
 		var err error
@@ -31,11 +39,14 @@ func benchModel(t *testing.T) *llama.Model {
 			t.Fatalf("ATOD_BENCH_THREADS: %v", err)
 		}
 	}
-	path := filepath.Join(t.TempDir(), "bench.gguf")
-	if err := tinymodel.Write(path, tinymodel.Options10M()); err != nil {
-		t.Fatal(err)
+	if threads <= 0 {
+		threads = runtime.NumCPU()
 	}
-	m, err := llama.LoadModel(path, llama.ModelParams{Backend: "auto", GPULayers: -1, Threads: threads})
+	return threads
+}
+
+func loadBenchModel(t *testing.T, path string) *llama.Model {
+	m, err := llama.LoadModel(path, llama.ModelParams{Backend: "auto", GPULayers: -1, Threads: benchThreads(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,15 +188,15 @@ func TestBenchDecode(t *testing.T) {
 	fmt.Printf("bench: decode_tokens_per_s = %.1f tokens/s\n", float64(tokens)/d.Seconds())
 }
 
-// streamsWorkload is a step of rollouts at the 10M model's scale: 4 tasks × a group of 4 sequences, each
-// group sharing a prompt, the transcripts of distinct lengths.
-func streamsWorkload(m *llama.Model) (prompts [][]int32, transcripts [][]int32) {
+// streamsWorkload is a step of rollouts: groups of 4 sequences, each group sharing a prompt, the
+// transcripts of distinct lengths (about 600 tokens; 765 on average with bench-real's model).
+func streamsWorkload(m *llama.Model, groups, extra int) (prompts [][]int32, transcripts [][]int32) {
 	rng := rand.New(rand.NewSource(4))
-	for g := range 4 {
+	for g := range groups {
 		shared := randomTokens(m, rng, 160+40*g)
 		for range 4 {
 			prompts = append(prompts, concat(shared, randomTokens(m, rng, 16)))
-			transcripts = append(transcripts, concat(shared, randomTokens(m, rng, 300+rng.Intn(300))))
+			transcripts = append(transcripts, concat(shared, randomTokens(m, rng, extra+300+rng.Intn(300))))
 		}
 	}
 	return prompts, transcripts
@@ -193,11 +204,23 @@ func streamsWorkload(m *llama.Model) (prompts [][]int32, transcripts [][]int32) 
 
 // TestBenchStreamsVsUnified: the same generation and scoring requests through a context with a KV stream
 // per sequence and through one unified KV buffer (seconds unified ÷ seconds streams, medians of paired
-// runs in alternating order); and the streams' scoring speed against the FLOP bound of the model, from
-// a matmul of its size on the same threads.
+// runs in alternating order); and, for the 10M model, the streams' scoring speed against the FLOP bound
+// of the model, from a matmul of its size on the same threads. With $ATOD_BENCH_REAL_MODEL it runs
+// that model instead (make bench-real: 8 sequences, real_ figures).
 func TestBenchStreamsVsUnified(t *testing.T) {
-	m := benchModel(t)
-	prompts, transcripts := streamsWorkload(m)
+	if os.Getenv("ATOD_BENCH") != "1" {
+		t.Skip("set ATOD_BENCH=1 to run benchmarks")
+	}
+	var m *llama.Model
+	name, reps := "", 3
+	prompts, transcripts := [][]int32(nil), [][]int32(nil)
+	if path := os.Getenv("ATOD_BENCH_REAL_MODEL"); path != "" {
+		m, name, reps = loadBenchModel(t, path), "real_", 2
+		prompts, transcripts = streamsWorkload(m, 2, 120)
+	} else {
+		m = benchModel(t)
+		prompts, transcripts = streamsWorkload(m, 4, 0)
+	}
 	open := func(unified bool) *llama.Context {
 		c, err := m.NewContext(llama.ContextParams{NCtx: 1024, NSeq: len(prompts), Unified: unified})
 		if err != nil {
@@ -209,7 +232,7 @@ func TestBenchStreamsVsUnified(t *testing.T) {
 	ctxs := [2]*llama.Context{open(false), open(true)}
 	var gens []model.GenRequest
 	for i, p := range prompts {
-		gens = append(gens, model.GenRequest{Seq: i, Prompt: p, Sampling: model.Sampling{Temperature: 1, Seed: uint64(i), MaxTokens: 24 + 2*i}})
+		gens = append(gens, model.GenRequest{Seq: i, Prompt: p, Sampling: model.Sampling{Temperature: 1, Seed: uint64(i), MaxTokens: 24 + 2*(7*i%len(prompts))}}) // finishing out of order, as episodes do
 	}
 	var reqs []model.ScoreRequest
 	for i, tr := range transcripts {
@@ -237,7 +260,6 @@ func TestBenchStreamsVsUnified(t *testing.T) {
 		}
 		return time.Since(t0).Seconds()
 	}
-	const reps = 3
 	for _, score := range []bool{false, true} {
 		timeIt(ctxs[0], score) // warm up
 		var ratios, secs []float64
@@ -250,12 +272,12 @@ func TestBenchStreamsVsUnified(t *testing.T) {
 			ratios = append(ratios, d[1]/d[0])
 			secs = append(secs, d[0])
 		}
-		name := "gen"
+		what := "gen"
 		if score {
-			name = "score"
+			what = "score"
 		}
-		fmt.Printf("bench: %s_streams_vs_unified = %.2f ratio\n", name, median(ratios))
-		if score {
+		fmt.Printf("bench: %s%s_streams_vs_unified = %.2f ratio (streams %.2f s)\n", name, what, median(ratios), median(secs))
+		if score && name == "" {
 			scoreFLOPBound(t, m, median(secs), decoded, reqs)
 		}
 	}
@@ -279,13 +301,7 @@ func scoreFLOPBound(t *testing.T, m *llama.Model, secs float64, decoded int, req
 	}
 	tokens := float64(decoded)
 	flops := L*(2*(2*E*E+2*E*kv+3*E*F)*tokens+4*E*attended) + 2*E*V*scored
-	threads := 1
-	if s := os.Getenv("ATOD_BENCH_THREADS"); s != "" {
-		threads, _ = strconv.Atoi(s)
-	}
-	if threads <= 0 {
-		threads = runtime.NumCPU()
-	}
+	threads := benchThreads(t)
 	var rates []float64
 	for range 5 {
 		s, err := llama.RawMatmulSeconds(o.Embd, o.FF, 512, threads)

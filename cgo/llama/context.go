@@ -8,6 +8,7 @@ import "C"
 import (
 	"errors"
 	"fmt"
+	"sort"
 	"unsafe"
 )
 
@@ -159,10 +160,29 @@ func (b *batch) add(tok int32, pos, seq, out int) {
 	b.out = append(b.out, int32(out))
 }
 
+// bySeq orders b's tokens by sequence, each sequence's in their order. With a KV stream per sequence,
+// llama.cpp splits a batch into micro-batches of consecutive sequence ids, so this keeps them few.
+func (b *batch) bySeq() {
+	idx := make([]int, len(b.tok))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(x, y int) bool { return b.seq[idx[x]] < b.seq[idx[y]] })
+	var o batch
+	for _, i := range idx {
+		o.tok, o.pos = append(o.tok, b.tok[i]), append(o.pos, b.pos[i])
+		o.seq, o.out = append(o.seq, b.seq[i]), append(o.out, b.out[i])
+	}
+	*b = o
+}
+
 // decode runs b; on failure the KV caches are in an unknown state, so they are all cleared.
 func (c *Context) decode(b *batch, outs []C.atod_out, topN int, topTok []int32, topLP []float32) error {
 	if len(b.tok) == 0 {
 		return nil
+	}
+	if !c.p.Unified {
+		b.bySeq()
 	}
 	var outp *C.atod_out
 	if len(outs) > 0 {

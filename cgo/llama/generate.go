@@ -69,8 +69,12 @@ func (c *Context) Generate(reqs []model.GenRequest) ([]model.GenResult, error) {
 				b.add(tok, len(c.cached[reqs[i].Seq]), reqs[i].Seq, i)
 			}
 		}
+		pads := c.padGaps(&b)
 		if err := c.decode(&b, outs, 0, nil, nil); err != nil {
 			return nil, fmt.Errorf("generate: %w", err)
+		}
+		for _, s := range pads {
+			C.llama_memory_seq_rm(c.memory(), C.llama_seq_id(s), C.llama_pos(len(c.cached[s])), -1)
 		}
 		for _, i := range next {
 			s := reqs[i].Seq
@@ -82,6 +86,31 @@ func (c *Context) Generate(reqs []model.GenRequest) ([]model.GenResult, error) {
 		res[i].Text = c.m.Detokenize(res[i].Tokens, false)
 	}
 	return res, nil
+}
+
+// padGaps gives each sequence between the first and last of a generation step's batch that has no token
+// in it a throwaway token after its cached ones, to be removed after the decode. With a KV stream per
+// sequence llama.cpp runs consecutive sequence ids together, and each gap left by a finished sequence
+// would cost one more pass over all the weights; a token per gap costs little. It returns the padded
+// sequences.
+func (c *Context) padGaps(b *batch) []int {
+	if c.p.Unified || len(b.seq) < 2 {
+		return nil
+	}
+	in := make(map[int32]bool, len(b.seq))
+	lo, hi := b.seq[0], b.seq[0]
+	for _, s := range b.seq {
+		in[s] = true
+		lo, hi = min(lo, s), max(hi, s)
+	}
+	var pads []int
+	for s := lo + 1; s < hi; s++ {
+		if !in[s] && len(c.cached[s]) < c.p.NCtx {
+			b.add(0, len(c.cached[s]), int(s), -1)
+			pads = append(pads, int(s))
+		}
+	}
+	return pads
 }
 
 // stopReason says why request r stops after token tok ("" = it goes on). text is its generated text,
