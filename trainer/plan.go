@@ -118,7 +118,8 @@ func (c *Config) plan(shared bool) (*Plan, error) {
 		return nil, fmt.Errorf("plan: teacher: %w", err)
 	}
 	nseq := int64(c.Rollout.TasksPerStep * c.Rollout.GroupSize)
-	cells := int64(c.Rollout.Context) * nseq
+	// Each sequence has a KV stream of its own, which llama.cpp rounds up to a multiple of 256 cells.
+	cells := (int64(c.Rollout.Context) + 255) / 256 * 256 * nseq
 	const f32, ubatch = 4, 512
 	kvBytes, kvType := int64(f32), "f32"
 	if c.Backend.KVF16 {
@@ -126,10 +127,10 @@ func (c *Config) plan(shared bool) (*Plan, error) {
 	}
 	kv := func(s shape) int64 { return cells * int64(s.layers) * 2 * int64(s.kvHeads*s.headDim) * kvBytes }
 	// llama.cpp's compute buffer as batches touch it: the logits and
-	// activations of a full batch. It reserves attention scores over the whole
-	// unified cache too, but rollouts' batches touch little of that
-	// (make bench-real: the plan is 11–13 % above the measured peak without
-	// it, 35–41 % with it).
+	// activations of a full batch. It also reserves attention scores over one
+	// KV stream for a full batch, but rollouts' batches touch little of that
+	// (make bench-real, when the cache was one unified stream: the plan was
+	// 11–13 % above the measured peak without it, 35–41 % with it).
 	compute := func(s shape) int64 {
 		return ubatch*int64(s.vocab)*f32 + ubatch*int64(4*s.embd+3*s.ff)*f32
 	}

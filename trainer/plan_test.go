@@ -46,6 +46,12 @@ func TestMemoryPlan(t *testing.T) {
 	if h, _ := c.MemoryPlan(); h.Items[3].Bytes != items["student KV cache"]/2 {
 		t.Errorf("f16 KV cache %d bytes, f32 %d", h.Items[3].Bytes, items["student KV cache"])
 	}
+	// a sequence's KV stream is rounded up to 256 cells, as llama.cpp allocates it
+	c.Rollout.Context = 1000
+	if h, _ := c.MemoryPlan(); h.Items[3].Bytes != items["student KV cache"]/2 {
+		t.Errorf("f16 KV cache of 1,000-token contexts: %d bytes, want that of 1,024 tokens, %d", h.Items[3].Bytes, items["student KV cache"]/2)
+	}
+	c.Rollout.Context, c.Backend.KVF16 = 1024, false
 	var sum int64
 	for _, it := range p.Items {
 		sum += it.Bytes

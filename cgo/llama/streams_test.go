@@ -31,7 +31,7 @@ func TestStreamsMatchUnified(t *testing.T) {
 		for k, c := range []*llama.Context{streams, unified} {
 			var reqs []model.GenRequest
 			for i, p := range prompts {
-				reqs = append(reqs, model.GenRequest{Seq: i, Prompt: p, Sampling: model.Sampling{Temperature: 1, Seed: uint64(10*turn + i), MaxTokens: 8 + 3*i}})
+				reqs = append(reqs, model.GenRequest{Seq: i, Prompt: p, Sampling: model.Sampling{Temperature: 1, Seed: uint64(10*turn + i), MaxTokens: 8 + 3*(5*i%6)}}) // finishing out of order
 			}
 			res, err := c.Generate(reqs)
 			if err != nil {
