@@ -7,6 +7,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/atod-dev/atod/envs"
+	"github.com/atod-dev/atod/model"
 	"github.com/atod-dev/atod/sft"
 	"github.com/atod-dev/atod/trainer"
 	"github.com/atod-dev/atod/trainer/native"
@@ -96,7 +97,7 @@ func runSFT(c *cli.Context, open trainer.Opener) error {
 	}
 	if c.Bool("full") {
 		// The training graph takes no LoRA shape in full-weights mode.
-		cfg.LoRA = trainer.LoRAConfig{FullWeights: true}
+		cfg.LoRA = model.LoRA{FullWeights: true}
 	}
 	if err := cfg.ValidateSFT(); err != nil {
 		return fmt.Errorf("sft: %w", err)
