@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -39,6 +40,9 @@ func runTraining(c *cli.Context) error {
 		path = args[0]
 	case len(args) == 0 && resume != "":
 		path = filepath.Join(resume, "config.toml")
+		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("--resume %s: no run to resume there (it has no config.toml)", resume)
+		}
 	default:
 		return errors.New("usage: atod run CONFIG [--set key=value]... [--resume RUN_DIR]")
 	}
