@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"text/tabwriter"
 
 	"github.com/atod-dev/atod/envs"
 	"github.com/urfave/cli/v2"
@@ -14,8 +15,17 @@ import (
 func init() {
 	commands = append(commands, &cli.Command{
 		Name:  "env",
-		Usage: "play the environments",
+		Usage: "list, describe and play the environments",
 		Subcommands: []*cli.Command{{
+			Name:   "list",
+			Usage:  "print the environments' names",
+			Action: envList,
+		}, {
+			Name:      "options",
+			Usage:     "print an environment's options (env.options in a run config, --opt here and in sft) with their defaults",
+			ArgsUsage: "NAME",
+			Action:    envOptions,
+		}, {
 			Name:      "play",
 			Usage:     "play one task of an env: you type the actions, or the oracle plays (--oracle)",
 			ArgsUsage: "NAME (" + strings.Join(envs.Names(), ", ") + ")",
@@ -23,28 +33,59 @@ func init() {
 				&cli.Int64Flag{Name: "seed", Value: 1, Usage: "task seed"},
 				&cli.StringFlag{Name: "split", Value: "train", Usage: "task split"},
 				&cli.BoolFlag{Name: "oracle", Usage: "let the oracle play and print the transcript"},
-				&cli.StringSliceFlag{Name: "opt", Usage: "env option key=value (repeatable), e.g. --opt max_steps=20"},
+				optFlag(),
 			},
-			Action: func(c *cli.Context) error {
-				if c.NArg() != 1 {
-					return fmt.Errorf("env play: want one env name, got %d arguments", c.NArg())
-				}
-				opts := map[string]any{}
-				for _, kv := range c.StringSlice("opt") {
-					k, v, ok := strings.Cut(kv, "=")
-					if !ok {
-						return fmt.Errorf("env play: option %q is not key=value", kv)
-					}
-					opts[k] = v
-				}
-				env, err := envs.New(c.Args().First(), opts)
-				if err != nil {
-					return err
-				}
-				return playEnv(env, c.String("split"), c.Int64("seed"), c.Bool("oracle"), os.Stdin, os.Stdout)
-			},
+			Action: envPlay,
 		}},
 	})
+}
+
+// envList is `atod env list`.
+func envList(c *cli.Context) error {
+	for _, name := range envs.Names() {
+		fmt.Fprintln(c.App.Writer, name)
+	}
+	return nil
+}
+
+// envOptions is `atod env options NAME`: a table of name, default and meaning.
+func envOptions(c *cli.Context) error {
+	if c.NArg() != 1 {
+		return fmt.Errorf("env options: want one env name (%s), got %d arguments", strings.Join(envs.Names(), ", "), c.NArg())
+	}
+	opts, err := envs.OptionsOf(c.Args().First())
+	if err != nil {
+		return err
+	}
+	w := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "option\tdefault\tmeaning")
+	for _, o := range opts {
+		def := "-"
+		if o.Default != nil {
+			def = fmt.Sprintf("%q", o.Default)
+			if _, isString := o.Default.(string); !isString {
+				def = fmt.Sprint(o.Default)
+			}
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\n", o.Name, def, o.Usage)
+	}
+	return w.Flush()
+}
+
+// envPlay is `atod env play NAME`.
+func envPlay(c *cli.Context) error {
+	if c.NArg() != 1 {
+		return fmt.Errorf("env play: want one env name, got %d arguments", c.NArg())
+	}
+	opts, err := envOpts(c)
+	if err != nil {
+		return fmt.Errorf("env play: %w", err)
+	}
+	env, err := envs.New(c.Args().First(), opts)
+	if err != nil {
+		return err
+	}
+	return playEnv(env, c.String("split"), c.Int64("seed"), c.Bool("oracle"), os.Stdin, os.Stdout)
 }
 
 // playEnv plays one task, reading actions from in (or asking the oracle), and

@@ -37,3 +37,27 @@ func TestPlayEnvTyped(t *testing.T) {
 		t.Fatalf("transcript:\n%s", s)
 	}
 }
+
+func TestEnvListAndOptions(t *testing.T) {
+	var out bytes.Buffer
+	app := newApp(commands)
+	app.Writer = &out
+	if err := app.Run([]string{"atod", "env", "list"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Fields(out.String()); strings.Join(got, " ") != strings.Join(envs.Names(), " ") || len(got) < 4 {
+		t.Fatalf("env list printed %q", got)
+	}
+	out.Reset()
+	if err := app.Run([]string{"atod", "env", "options", "household"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"max_steps  ", "50", "task_types", "pick_two"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("env options household lacks %q:\n%s", want, out.String())
+		}
+	}
+	if err := app.Run([]string{"atod", "env", "options", "nethack"}); err == nil {
+		t.Error("options of an unknown env")
+	}
+}

@@ -29,73 +29,76 @@ func init() {
 			&cli.IntFlag{Name: "tasks", Usage: "number of tasks (default: eval.tasks)"},
 			&cli.Float64Flag{Name: "temperature", Value: -1, Usage: "sampling temperature (default: eval.temperature)"},
 			&cli.StringFlag{Name: "transcripts", Usage: "write every episode (observations, replies) to this JSONL file"},
-			&cli.GenericFlag{Name: "set", Usage: "override a config key (repeatable)", Value: &setList{}},
+			setFlag(),
 		},
-		Action: func(c *cli.Context) error {
-			sets := *c.Generic("set").(*setList)
-			model, adapter, args := c.String("model"), c.String("adapter"), c.Args().Slice()
-			if len(args) != 1 {
-				return errors.New("usage: atod eval CONFIG [flags]")
-			}
-			if c.String("split") != "" {
-				sets = append(sets, "eval.split="+c.String("split"))
-			}
-			if c.IsSet("tasks") {
-				sets = append(sets, fmt.Sprintf("eval.tasks=%d", c.Int("tasks")))
-			}
-			if t := c.Float64("temperature"); t >= 0 {
-				sets = append(sets, fmt.Sprintf("eval.temperature=%g", t))
-			}
-			cfg, err := trainer.ResolveConfig(args[0], sets)
-			if err != nil {
-				return err
-			}
-			if model != "student" && model != "teacher" {
-				return fmt.Errorf("--model %q: want student or teacher", model)
-			}
-			if model == "teacher" && adapter != "" {
-				return errors.New("--adapter applies to the student only")
-			}
-			// Only the played model is opened, so only its file need exist.
-			if err := cfg.ValidateEval(model); err != nil {
-				return fmt.Errorf("config %s: %w", args[0], err)
-			}
-			env, err := envs.New(cfg.Env.Name, cfg.Env.Options)
-			if err != nil {
-				return err
-			}
-			ev, err := cfg.Evaluator(env, cfg.Eval.Split, cfg.Eval.Tasks, cfg.EvalSeed(), cfg.Eval.Temperature)
-			if err != nil {
-				return err
-			}
-			nseq := min(len(ev.Tasks), 64)
-			need := trainer.Need{Student: true, NSeq: nseq, Weights: adapter}
-			if model == "teacher" {
-				need = trainer.Need{Teacher: true, NSeq: nseq}
-			}
-			ms, err := native.Open(&cfg, need)
-			if err != nil {
-				return err
-			}
-			defer ms.Close()
-			lm := ms.Student
-			if model == "teacher" {
-				lm = ms.Teacher
-			}
-			r, err := ev.Play(lm)
-			if err != nil {
-				return err
-			}
-			b, _ := json.Marshal(map[string]any{"model": model, "adapter": adapter, "env": cfg.Env.Name, "split": cfg.Eval.Split,
-				"tasks": r.Tasks, "success": r.Success, "mean_return": r.MeanReturn, "episode_len": r.EpisodeLen,
-				"invalid_rate": r.InvalidRate, "seconds": r.Seconds})
-			fmt.Println(string(b))
-			if p := c.String("transcripts"); p != "" {
-				return writeTranscripts(p, r.Episodes)
-			}
-			return nil
-		},
+		Action: runEval,
 	})
+}
+
+// runEval is `atod eval`.
+func runEval(c *cli.Context) error {
+	overrides := sets(c)
+	model, adapter, args := c.String("model"), c.String("adapter"), c.Args().Slice()
+	if len(args) != 1 {
+		return errors.New("usage: atod eval CONFIG [flags]")
+	}
+	if c.String("split") != "" {
+		overrides = append(overrides, "eval.split="+c.String("split"))
+	}
+	if c.IsSet("tasks") {
+		overrides = append(overrides, fmt.Sprintf("eval.tasks=%d", c.Int("tasks")))
+	}
+	if t := c.Float64("temperature"); t >= 0 {
+		overrides = append(overrides, fmt.Sprintf("eval.temperature=%g", t))
+	}
+	cfg, err := trainer.ResolveConfig(args[0], overrides)
+	if err != nil {
+		return err
+	}
+	if model != "student" && model != "teacher" {
+		return fmt.Errorf("--model %q: want student or teacher", model)
+	}
+	if model == "teacher" && adapter != "" {
+		return errors.New("--adapter applies to the student only")
+	}
+	// Only the played model is opened, so only its file need exist.
+	if err := cfg.ValidateEval(model); err != nil {
+		return fmt.Errorf("config %s: %w", args[0], err)
+	}
+	env, err := envs.New(cfg.Env.Name, cfg.Env.Options)
+	if err != nil {
+		return err
+	}
+	ev, err := cfg.Evaluator(env, cfg.Eval.Split, cfg.Eval.Tasks, cfg.EvalSeed(), cfg.Eval.Temperature)
+	if err != nil {
+		return err
+	}
+	nseq := min(len(ev.Tasks), 64)
+	need := trainer.Need{Student: true, NSeq: nseq, Weights: adapter}
+	if model == "teacher" {
+		need = trainer.Need{Teacher: true, NSeq: nseq}
+	}
+	ms, err := native.Open(&cfg, need)
+	if err != nil {
+		return err
+	}
+	defer ms.Close()
+	lm := ms.Student
+	if model == "teacher" {
+		lm = ms.Teacher
+	}
+	r, err := ev.Play(lm)
+	if err != nil {
+		return err
+	}
+	b, _ := json.Marshal(map[string]any{"model": model, "adapter": adapter, "env": cfg.Env.Name, "split": cfg.Eval.Split,
+		"tasks": r.Tasks, "success": r.Success, "mean_return": r.MeanReturn, "episode_len": r.EpisodeLen,
+		"invalid_rate": r.InvalidRate, "seconds": r.Seconds})
+	fmt.Println(string(b))
+	if p := c.String("transcripts"); p != "" {
+		return writeTranscripts(p, r.Episodes)
+	}
+	return nil
 }
 
 func writeTranscripts(path string, eps []rollout.EvalEpisode) error {

@@ -24,40 +24,7 @@ func init() {
 			&cli.BoolFlag{Name: "merge", Usage: "fold the adapter into the base model"},
 			&cli.StringFlag{Name: "base", Usage: "base model GGUF (default: the run's student.model)"},
 		},
-		Action: func(c *cli.Context) error {
-			if c.NArg() != 1 {
-				return errors.New("usage: atod export RUN_DIR|ADAPTER.gguf --out FILE [--merge [--base MODEL.gguf]]")
-			}
-			src, base := c.Args().First(), c.String("base")
-			if st, err := os.Stat(src); err != nil {
-				return err
-			} else if st.IsDir() {
-				adapter, model, err := trainer.RunAdapter(src)
-				if err != nil {
-					return err
-				}
-				src = adapter
-				if base == "" {
-					base = model
-				}
-			}
-			out := c.String("out")
-			if !c.Bool("merge") {
-				if err := copyFile(src, out); err != nil {
-					return fmt.Errorf("export: %w", err)
-				}
-				fmt.Printf("adapter %s → %s\n", src, out)
-				return nil
-			}
-			if base == "" {
-				return errors.New("export --merge: --base MODEL.gguf is needed when exporting a bare adapter")
-			}
-			if err := gguf.MergeLoRA(base, src, out); err != nil {
-				return err
-			}
-			fmt.Printf("merged %s + %s → %s\n", base, src, out)
-			return nil
-		},
+		Action: exportRun,
 	})
 }
 
@@ -67,4 +34,40 @@ func copyFile(src, dst string) error {
 		return err
 	}
 	return trainer.WriteFileAtomic(dst, data)
+}
+
+// exportRun is `atod export`.
+func exportRun(c *cli.Context) error {
+	if c.NArg() != 1 {
+		return errors.New("usage: atod export RUN_DIR|ADAPTER.gguf --out FILE [--merge [--base MODEL.gguf]]")
+	}
+	src, base := c.Args().First(), c.String("base")
+	if st, err := os.Stat(src); err != nil {
+		return err
+	} else if st.IsDir() {
+		adapter, model, err := trainer.RunAdapter(src)
+		if err != nil {
+			return err
+		}
+		src = adapter
+		if base == "" {
+			base = model
+		}
+	}
+	out := c.String("out")
+	if !c.Bool("merge") {
+		if err := copyFile(src, out); err != nil {
+			return fmt.Errorf("export: %w", err)
+		}
+		fmt.Printf("adapter %s → %s\n", src, out)
+		return nil
+	}
+	if base == "" {
+		return errors.New("export --merge: --base MODEL.gguf is needed when exporting a bare adapter")
+	}
+	if err := gguf.MergeLoRA(base, src, out); err != nil {
+		return err
+	}
+	fmt.Printf("merged %s + %s → %s\n", base, src, out)
+	return nil
 }

@@ -46,17 +46,7 @@ func init() {
 		Usage:     "quantize a GGUF model with llama.cpp (q8_0, q4_0, q4_k_m, q5_k_m, q6_k)",
 		ArgsUsage: "IN.gguf OUT.gguf TYPE",
 		Flags:     []cli.Flag{&cli.IntFlag{Name: "threads", Usage: "CPU threads (0 = all)"}},
-		Action: func(c *cli.Context) error {
-			if c.NArg() != 3 {
-				return fmt.Errorf("usage: atod model quantize IN.gguf OUT.gguf TYPE")
-			}
-			a := c.Args().Slice()
-			if err := native.Quantize(a[0], a[1], a[2], c.Int("threads")); err != nil {
-				return err
-			}
-			fmt.Fprintf(c.App.Writer, "wrote %s (%s)\n", a[1], a[2])
-			return nil
-		},
+		Action:    modelQuantize,
 	}
 	commands = append(commands, &cli.Command{
 		Name:        "model",
@@ -144,5 +134,18 @@ func modelNew(c *cli.Context) error {
 		return err
 	}
 	fmt.Fprintf(c.App.Writer, "wrote %s: %s, %d parameters\n", out, o.Arch, o.NParams())
+	return nil
+}
+
+// modelQuantize is `atod model quantize`.
+func modelQuantize(c *cli.Context) error {
+	if c.NArg() != 3 {
+		return fmt.Errorf("usage: atod model quantize IN.gguf OUT.gguf TYPE")
+	}
+	a := c.Args().Slice()
+	if err := native.Quantize(a[0], a[1], a[2], c.Int("threads")); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.App.Writer, "wrote %s (%s)\n", a[1], a[2])
 	return nil
 }

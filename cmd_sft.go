@@ -3,29 +3,33 @@ package main
 import (
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/atod-dev/atod/envs"
+	"github.com/atod-dev/atod/model"
 	"github.com/atod-dev/atod/sft"
 	"github.com/atod-dev/atod/trainer"
 	"github.com/atod-dev/atod/trainer/native"
 )
 
-func init() {
-	commands = append(commands, &cli.Command{
-		Name:  "sft",
-		Usage: "behaviour cloning: train a model on an environment's oracle play-throughs",
+func init() { commands = append(commands, sftCommand(native.Open)) }
+
+// sftCommand is `atod sft`, loading its models with open.
+func sftCommand(open trainer.Opener) *cli.Command {
+	return &cli.Command{
+		Name:      "sft",
+		Usage:     "behaviour cloning: train a model on an environment's oracle play-throughs",
+		ArgsUsage: "[CONFIG] --model IN --out OUT [--set key=value]...",
 		Description: "Plays the oracle on --tasks train tasks, renders them as the trainer renders rollouts\n" +
-			"(rollout.* keys, settable with --set), and trains every weight (--full, tiny models) or a LoRA\n" +
-			"adapter (--lora) on the oracle's replies. Reports the loss per epoch and the greedy held-out\n" +
-			"success. With --write-corpus it only writes the demos' text (for `atod model new --corpus`).",
+			"(rollout.* keys), and trains every weight (--full, tiny models) or a LoRA adapter (--lora) on the\n" +
+			"oracle's replies. Reports the loss per epoch and the greedy held-out success. CONFIG is a run config\n" +
+			"(docs/config.md): its env, rollout, sampling, lora, optim and backend keys apply; without it the\n" +
+			"defaults do, with --env and --opt. With --write-corpus it only writes the demos' text (for `atod model new --corpus`).",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "config", Usage: "a run config: the demos follow its env (name and options) and rollout keys"},
-			&cli.StringFlag{Name: "env", Value: "household", Usage: "environment (without --config)"},
-			&cli.StringSliceFlag{Name: "opt", Usage: "env option key=value (repeatable)"},
-			&cli.StringFlag{Name: "model", Usage: "model GGUF to train"},
+			&cli.StringFlag{Name: "env", Value: "household", Usage: "environment (without CONFIG)"},
+			optFlag(),
+			&cli.StringFlag{Name: "model", Usage: "model GGUF to train", DefaultText: "the config's student.model"},
 			&cli.StringFlag{Name: "out", Usage: "output: a whole model GGUF (--full) or a LoRA adapter GGUF (--lora)"},
 			&cli.IntFlag{Name: "tasks", Value: 200, Usage: "oracle demos from the train split"},
 			&cli.IntFlag{Name: "epochs", Value: 10, Usage: "passes over the demos"},
@@ -39,66 +43,61 @@ func init() {
 			&cli.Int64Flag{Name: "eval-seed", Value: 1, Usage: "seed that draws the held-out tasks"},
 			&cli.IntFlag{Name: "eval-every", Usage: "epochs between evaluations (0 = only after the last)"},
 			&cli.IntFlag{Name: "threads", Usage: "CPU threads (0 = all)", DefaultText: "the config's backend.threads"},
-			&cli.StringSliceFlag{Name: "set", Usage: "run-config override key=value as in `atod run --set` (rollout.*, optim.*, lora.*, sampling.*)"},
+			setFlag(),
 			&cli.BoolFlag{Name: "explore", Usage: "demos from the searching oracle, which acts only on what it has seen (household: looks into receptacles in the listed order; webshop: searches with the instruction's words, buys the first product under the price bound), instead of the all-knowing one"},
 			&cli.Float64Flag{Name: "mistakes", Usage: "chance, before each oracle turn, of first playing a wrong action the env rejects (not a target): teaches carrying on after one"},
 			&cli.StringFlag{Name: "stall", Usage: "an action that changes nothing (household: look), taught before an oracle turn at --stall-rate: a bad habit for a weak student"},
 			&cli.Float64Flag{Name: "stall-rate", Usage: "chance of --stall before each oracle turn"},
 			&cli.StringFlag{Name: "write-corpus", Usage: "write the demos' text to this file and stop"},
 		},
-		Action: runSFT,
-	})
+		Action: func(c *cli.Context) error { return runSFT(c, open) },
+	}
 }
 
-func runSFT(c *cli.Context) error {
-	if c.NArg() > 0 {
-		return fmt.Errorf("sft: unexpected arguments %q", c.Args().Slice())
+// runSFT is `atod sft`.
+func runSFT(c *cli.Context, open trainer.Opener) error {
+	if c.NArg() > 1 {
+		return fmt.Errorf("sft: unexpected arguments %q", c.Args().Slice()[1:])
 	}
 	if c.Bool("full") && c.Bool("lora") {
 		return fmt.Errorf("sft: --full and --lora exclude each other")
 	}
-	cfg := trainer.DefaultConfig()
-	if p := c.String("config"); p != "" {
-		if c.IsSet("env") {
-			return fmt.Errorf("sft: --config names the env; drop --env")
-		}
-		run, err := trainer.ReadConfig(p)
-		if err != nil {
-			return fmt.Errorf("sft: %w", err)
-		}
-		cfg.Env, cfg.Rollout = run.Env, run.Rollout
-	} else {
-		cfg.Env.Name = c.String("env")
-	}
-	for _, kv := range c.StringSlice("opt") {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok {
-			return fmt.Errorf("sft: option %q is not key=value", kv)
-		}
-		cfg.Env.Options[k] = v
-	}
 	// --lr, --seed and --threads are spellings of config keys, with the config's defaults.
-	var sets []string
+	var overrides []string
 	for flag, key := range map[string]string{"lr": "optim.lr", "seed": "seed", "threads": "backend.threads"} {
 		if c.IsSet(flag) {
-			sets = append(sets, key+"="+c.String(flag))
+			overrides = append(overrides, key+"="+c.String(flag))
 		}
 	}
-	if err := cfg.Apply(append(sets, c.StringSlice("set")...)); err != nil {
+	overrides = append(overrides, sets(c)...)
+	cfg, err := sftConfig(c.Args().First(), c.IsSet("env"), overrides)
+	if err != nil {
 		return fmt.Errorf("sft: %w", err)
+	}
+	if c.Args().First() == "" {
+		cfg.Env.Name = c.String("env")
+	}
+	if c.IsSet("model") { // relative to the working directory, not to CONFIG
+		cfg.Student.Model = c.String("model")
+	}
+	opts, err := envOpts(c)
+	if err != nil {
+		return fmt.Errorf("sft: %w", err)
+	}
+	for k, v := range opts {
+		cfg.Env.Options[k] = v
 	}
 	play := sft.DemoOptions{MaxTurns: cfg.Rollout.MaxTurns, Explore: c.Bool("explore"), Mistakes: c.Float64("mistakes"),
 		Stall: c.String("stall"), StallRate: c.Float64("stall-rate"), Seed: cfg.Seed}
 	if p := c.String("write-corpus"); p != "" {
 		return writeCorpus(c, &cfg, c.Int("tasks"), play, p)
 	}
-	if c.String("model") == "" || c.String("out") == "" {
-		return fmt.Errorf("sft: --model and --out are required")
+	if cfg.Student.Model == "" || c.String("out") == "" {
+		return fmt.Errorf("sft: --model (or the config's student.model) and --out are required")
 	}
-	cfg.Student.Model = c.String("model")
 	if c.Bool("full") {
 		// The training graph takes no LoRA shape in full-weights mode.
-		cfg.LoRA = trainer.LoRAConfig{FullWeights: true}
+		cfg.LoRA = model.LoRA{FullWeights: true}
 	}
 	if err := cfg.ValidateSFT(); err != nil {
 		return fmt.Errorf("sft: %w", err)
@@ -108,7 +107,7 @@ func runSFT(c *cli.Context) error {
 		EvalTasks: c.Int("eval-tasks"), EvalSplit: c.String("eval-split"), EvalSeed: c.Int64("eval-seed"),
 		EvalEvery: c.Int("eval-every"), Log: c.App.Writer,
 	}
-	res, err := sft.Run(&cfg, o, native.Open)
+	res, err := sft.Run(&cfg, o, open)
 	if err != nil {
 		return err
 	}
@@ -118,6 +117,19 @@ func runSFT(c *cli.Context) error {
 	}
 	fmt.Fprintln(c.App.Writer)
 	return nil
+}
+
+// sftConfig is the run config at path (every key, model paths relative to it)
+// with overrides applied, or the defaults with them where path is empty.
+func sftConfig(path string, envFlag bool, overrides []string) (trainer.Config, error) {
+	if path == "" {
+		cfg := trainer.DefaultConfig()
+		return cfg, cfg.Apply(overrides)
+	}
+	if envFlag {
+		return trainer.Config{}, fmt.Errorf("%s names the env; drop --env", path)
+	}
+	return trainer.ResolveConfig(path, overrides)
 }
 
 func writeCorpus(c *cli.Context, cfg *trainer.Config, n int, o sft.DemoOptions, path string) error {

@@ -22,21 +22,24 @@ func init() {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "addr", Value: "127.0.0.1:8421", Usage: "address to listen on"},
 		},
-		Action: func(c *cli.Context) error {
-			if c.NArg() == 0 {
-				return errors.New("usage: atod view RUN_DIR... [--addr 127.0.0.1:PORT]")
-			}
-			s, err := view.New(c.Args().Slice())
-			if err != nil {
-				return err
-			}
-			ln, err := net.Listen("tcp", c.String("addr"))
-			if err != nil {
-				return fmt.Errorf("view: %w", err)
-			}
-			fmt.Fprintf(c.App.Writer, "atod view: http://%s/ (%d runs; Ctrl-C to stop)\n", ln.Addr(), c.NArg())
-			srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
-			return srv.Serve(ln)
-		},
+		Action: viewRuns,
 	})
+}
+
+// viewRuns is `atod view`.
+func viewRuns(c *cli.Context) error {
+	if c.NArg() == 0 {
+		return errors.New("usage: atod view RUN_DIR... [--addr 127.0.0.1:PORT]")
+	}
+	s, err := view.New(c.Args().Slice())
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", c.String("addr"))
+	if err != nil {
+		return fmt.Errorf("view: %w", err)
+	}
+	fmt.Fprintf(c.App.Writer, "atod view: http://%s/ (%d runs; Ctrl-C to stop)\n", ln.Addr(), c.NArg())
+	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	return srv.Serve(ln)
 }

@@ -14,6 +14,39 @@ import (
 // commands is filled by the cmd_*.go files of this package, one command each.
 var commands []*cli.Command
 
+// setList collects repeated --set key=value flags without splitting on commas
+// (a TOML array value has them).
+type setList []string
+
+func (s *setList) Set(v string) error { *s = append(*s, v); return nil }
+func (s *setList) String() string     { return strings.Join(*s, " ") }
+
+// setFlag is the --set flag of every command that reads a run config.
+func setFlag() cli.Flag {
+	return &cli.GenericFlag{Name: "set", Usage: "override a config key, key=value with the value parsed as TOML (repeatable)", Value: &setList{}}
+}
+
+// sets returns the --set values given to c.
+func sets(c *cli.Context) []string { return append([]string(nil), *c.Generic("set").(*setList)...) }
+
+// optFlag is the --opt flag of the commands that build an env without a run config.
+func optFlag() cli.Flag {
+	return &cli.StringSliceFlag{Name: "opt", Usage: "env option key=value (repeatable), e.g. --opt max_steps=20; see atod env options NAME"}
+}
+
+// envOpts returns the --opt values given to c.
+func envOpts(c *cli.Context) (map[string]any, error) {
+	opts := map[string]any{}
+	for _, kv := range c.StringSlice("opt") {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return nil, fmt.Errorf("option %q is not key=value", kv)
+		}
+		opts[k] = v
+	}
+	return opts, nil
+}
+
 func main() {
 	sort.Slice(commands, func(i, j int) bool { return commands[i].Name < commands[j].Name })
 	if err := newApp(commands).Run(flagsFirst(commands, os.Args)); err != nil {

@@ -42,8 +42,8 @@ func TestSetValueKeepsCommas(t *testing.T) {
 	var got []string
 	cmds := []*cli.Command{{
 		Name:   "run",
-		Flags:  []cli.Flag{&cli.StringSliceFlag{Name: "set"}},
-		Action: func(c *cli.Context) error { got = c.StringSlice("set"); return nil },
+		Flags:  []cli.Flag{setFlag()},
+		Action: func(c *cli.Context) error { got = sets(c); return nil },
 	}}
 	args := []string{"atod", "run", "--set", `lora.targets=["q","v"]`, "--set", "env.options.task_types=clean,heat"}
 	if err := newApp(cmds).Run(args); err != nil {

@@ -98,16 +98,20 @@ var (
 	ErrEpisodeOver = errors.New("episode is over")
 )
 
+type registered struct {
+	options []Option
+	open    func(Options) (Env, error)
+}
+
 var (
 	registryMu sync.RWMutex
-	registry   = map[string]func(Options) (Env, error){}
+	registry   = map[string]registered{}
 )
 
 // Register makes an env available to New under name; open reads the options
-// documented on the env's constructor. It is meant to be called from the init
-// function of the env's package, and panics if name is already registered or
-// open is nil.
-func Register(name string, open func(opts Options) (Env, error)) {
+// that options declares. It is meant to be called from the init function of
+// the env's package, and panics if name is already registered or open is nil.
+func Register(name string, options []Option, open func(opts Options) (Env, error)) {
 	registryMu.Lock()
 	defer registryMu.Unlock()
 	if open == nil {
@@ -116,7 +120,18 @@ func Register(name string, open func(opts Options) (Env, error)) {
 	if _, dup := registry[name]; dup {
 		panic("envs: Register called twice for " + name)
 	}
-	registry[name] = open
+	registry[name] = registered{options, open}
+}
+
+// OptionsOf returns the options the env registered as name declares.
+func OptionsOf(name string) ([]Option, error) {
+	registryMu.RLock()
+	r, ok := registry[name]
+	registryMu.RUnlock()
+	if !ok {
+		return nil, unknown(name)
+	}
+	return r.options, nil
 }
 
 // Names returns the registered env names, sorted.
@@ -135,23 +150,27 @@ func Names() []string {
 // constructor; unknown keys are errors so typos surface.
 func New(name string, opts map[string]any) (Env, error) {
 	registryMu.RLock()
-	open := registry[name]
+	r, ok := registry[name]
 	registryMu.RUnlock()
-	if open == nil {
-		names := Names()
-		if len(names) == 0 {
-			// The usual cause: a program or test that imports no env package.
-			return nil, fmt.Errorf("envs: unknown env %q (no env registered: import envs/builtin)", name)
-		}
-		want := names[len(names)-1]
-		if len(names) > 1 {
-			want = strings.Join(names[:len(names)-1], ", ") + " or " + want
-		}
-		return nil, fmt.Errorf("envs: unknown env %q (want %s)", name, want)
+	if !ok {
+		return nil, unknown(name)
 	}
-	env, err := open(Options(opts))
+	env, err := r.open(Options(opts))
 	if err != nil {
 		return nil, fmt.Errorf("envs: %s: %w", name, err)
 	}
 	return env, nil
+}
+
+func unknown(name string) error {
+	names := Names()
+	if len(names) == 0 {
+		// The usual cause: a program or test that imports no env package.
+		return fmt.Errorf("envs: unknown env %q (no env registered: import envs/builtin)", name)
+	}
+	want := names[len(names)-1]
+	if len(names) > 1 {
+		want = strings.Join(names[:len(names)-1], ", ") + " or " + want
+	}
+	return fmt.Errorf("envs: unknown env %q (want %s)", name, want)
 }

@@ -2,19 +2,52 @@ package envs
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
 
 // Options reads typed values out of a config map (TOML, JSON or command-line
-// strings). Int, Float and String return def when key is absent.
+// strings). Int, Float and String return the zero value when key is absent;
+// Resolve first fills in the declared defaults.
 type Options map[string]any
 
+// Option declares one option of an env: its name, its default (nil when it has
+// none or it depends on other options, as Usage then says) and what it means.
+// An env's list of them is the one definition of its options' names and defaults.
+type Option struct {
+	Name    string
+	Default any
+	Usage   string
+}
+
+// Resolve rejects keys that spec does not declare and returns a copy of o with
+// every absent key that has a default set to it.
+func (o Options) Resolve(spec []Option) (Options, error) {
+	known := make([]string, len(spec))
+	for i, opt := range spec {
+		known[i] = opt.Name
+	}
+	if err := o.check(known); err != nil {
+		return nil, err
+	}
+	out := Options{}
+	for _, opt := range spec {
+		if opt.Default != nil {
+			out[opt.Name] = opt.Default
+		}
+	}
+	for k, v := range o {
+		out[k] = v
+	}
+	return out, nil
+}
+
 // Int reads an integer; a float must be integral, a string must parse.
-func (o Options) Int(key string, def int) (int, error) {
+func (o Options) Int(key string) (int, error) {
 	v, ok := o[key]
 	if !ok {
-		return def, nil
+		return 0, nil
 	}
 	switch x := v.(type) {
 	case int:
@@ -37,10 +70,10 @@ func (o Options) Int(key string, def int) (int, error) {
 }
 
 // Float reads a number.
-func (o Options) Float(key string, def float64) (float64, error) {
+func (o Options) Float(key string) (float64, error) {
 	v, ok := o[key]
 	if !ok {
-		return def, nil
+		return 0, nil
 	}
 	switch x := v.(type) {
 	case int:
@@ -60,10 +93,10 @@ func (o Options) Float(key string, def float64) (float64, error) {
 }
 
 // String reads a string.
-func (o Options) String(key, def string) (string, error) {
+func (o Options) String(key string) (string, error) {
 	v, ok := o[key]
 	if !ok {
-		return def, nil
+		return "", nil
 	}
 	s, ok := v.(string)
 	if !ok {
@@ -102,8 +135,8 @@ func (o Options) List(key string) ([]string, error) {
 	return out, nil
 }
 
-// Check rejects keys outside known.
-func (o Options) Check(known ...string) error {
+// check rejects keys outside known.
+func (o Options) check(known []string) error {
 	var bad []string
 	for k := range o {
 		found := false
@@ -119,7 +152,7 @@ func (o Options) Check(known ...string) error {
 	}
 	if len(bad) > 0 {
 		sort.Strings(bad)
-		sort.Strings(known)
+		known = slices.Sorted(slices.Values(known))
 		return fmt.Errorf("unknown option(s) %s (known: %s)", strings.Join(bad, ", "), strings.Join(known, ", "))
 	}
 	return nil

@@ -89,7 +89,7 @@ for env in "${ENVS[@]}"; do
 	: >"$log"
 	start=$(date +%s)
 	corpus=build/tiny-models/$env-corpus.txt
-	demo=(--config "${CONFIG[$env]}" ${DEMOS[$env]})
+	demo=("${CONFIG[$env]}" ${DEMOS[$env]})
 	"$ATOD" sft "${demo[@]}" --tasks 400 --seed 1 --write-corpus "$corpus" | tee -a "$log"
 	"$ATOD" model new --corpus "$corpus" --vocab ${VOCAB[$env]} --ctx $CTX $TEACHER_ARCH --seed 11 \
 		build/tiny-models/$env-teacher-init.gguf | tee -a "$log"

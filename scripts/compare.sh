@@ -90,7 +90,7 @@ for env in "${ENVS[@]}"; do
 done
 while [ "$(jobs -rp | wc -l)" -gt 0 ]; do wait -n || failed=1; done
 [ $failed -eq 0 ] || { echo "some runs failed" >&2; exit 1; }
-go run ./scripts/comparetable "$RUNS"
+"$ATOD" compare --out "$RUNS" "$RUNS"/*/*/
 cat "$RUNS/results.md"
 for env in "${ENVS[@]}"; do
 	echo "curves and episodes: $ATOD view $RUNS/$env/*/ (tick \"group by env and method\")"

@@ -47,7 +47,7 @@ func TestSFTLowersLossOnRealModel(t *testing.T) {
 	cfg.Env.Options = map[string]any{"max_receptacles": 3, "max_objects": 1}
 	cfg.Rollout.Context = 1024
 	cfg.Backend.Threads = 2
-	cfg.LoRA = trainer.LoRAConfig{FullWeights: true}
+	cfg.LoRA = model.LoRA{FullWeights: true}
 	cfg.Optim.LR = 3e-3
 	env, err := envs.New("household", cfg.Env.Options)
 	if err != nil {

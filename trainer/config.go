@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -28,7 +29,7 @@ type Config struct {
 
 	Student    ModelConfig      `toml:"student"`
 	Teacher    ModelConfig      `toml:"teacher"`
-	LoRA       LoRAConfig       `toml:"lora"`
+	LoRA       model.LoRA       `toml:"lora"`
 	Env        EnvConfig        `toml:"env"`
 	Rollout    RolloutConfig    `toml:"rollout"`
 	Sampling   SamplingConfig   `toml:"sampling"`
@@ -36,7 +37,7 @@ type Config struct {
 	TDUR       atod.TDUR        `toml:"tdur"`
 	OPD        OPDConfig        `toml:"opd"`
 	GRPO       GRPOConfig       `toml:"grpo"`
-	Optim      OptimConfig      `toml:"optim"`
+	Optim      model.Optim      `toml:"optim"`
 	Eval       EvalConfig       `toml:"eval"`
 	Checkpoint CheckpointConfig `toml:"checkpoint"`
 	Record     RecordConfig     `toml:"record"`
@@ -45,13 +46,6 @@ type Config struct {
 
 type ModelConfig struct {
 	Model string `toml:"model"` // GGUF path, relative to the config file
-}
-
-type LoRAConfig struct {
-	Rank        int      `toml:"rank"`
-	Alpha       float64  `toml:"alpha"`
-	Targets     []string `toml:"targets"`
-	FullWeights bool     `toml:"full_weights"`
 }
 
 type EnvConfig struct {
@@ -91,20 +85,6 @@ type GRPOConfig struct {
 	Eps     float64 `toml:"eps"`
 }
 
-type OptimConfig struct {
-	LR          float64 `toml:"lr"`
-	Beta1       float64 `toml:"beta1"`
-	Beta2       float64 `toml:"beta2"`
-	Eps         float64 `toml:"eps"`
-	WeightDecay float64 `toml:"weight_decay"`
-	ClipNorm    float64 `toml:"clip_norm"`
-	Warmup      int     `toml:"warmup"`
-	MinLRRatio  float64 `toml:"min_lr_ratio"`
-	MicroTokens int     `toml:"micro_tokens"` // tokens per micro-batch, padding included
-	Recompute   bool    `toml:"recompute"`    // activation checkpointing: memory linear in tokens, ~1.3× the step's compute
-	KeepMLPMB   int     `toml:"keep_mlp_mb"`  // recompute: MiB for MLP activations kept from the forward, which the backward then skips
-}
-
 type EvalConfig struct {
 	Every       int     `toml:"every"` // steps; 0 = only at step 0 and the end
 	Tasks       int     `toml:"tasks"`
@@ -137,7 +117,7 @@ type BackendConfig struct {
 func DefaultConfig() Config {
 	return Config{
 		Seed: 1, Steps: 20, OutDir: "runs/atod",
-		LoRA: LoRAConfig{Rank: 8, Alpha: 16, Targets: []string{"q", "k", "v", "o"}},
+		LoRA: model.LoRA{Rank: 8, Alpha: 16, Targets: []string{"q", "k", "v", "o"}},
 		Env:  EnvConfig{Name: "household", Options: map[string]any{}},
 		Rollout: RolloutConfig{TasksPerStep: 4, GroupSize: 4, MaxTurns: 8, History: "full", LastN: 2, ShowAdmissible: true, Context: 2048, InvalidPenalty: 0.1,
 			EnvRetries: 2, EnvBackoff: 1, MaxFailedShare: 0.5},
@@ -146,7 +126,7 @@ func DefaultConfig() Config {
 		TDUR:       atod.TDUR{Enabled: true, Beta: 0.5, Tau: 1, WMin: 0.25, WMax: 4, Disagreement: "logratio", TopK: 8},
 		OPD:        OPDConfig{Kappa: 1, Clip: 5},
 		GRPO:       GRPOConfig{StdNorm: true, Eps: 1e-6},
-		Optim:      OptimConfig{LR: 1e-3, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, ClipNorm: 1, MinLRRatio: 0.1, MicroTokens: 4096, Recompute: true, KeepMLPMB: 1024},
+		Optim:      model.Optim{LR: 1e-3, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, ClipNorm: 1, MinLRRatio: 0.1, MicroTokens: 4096, Recompute: true, KeepMLPMB: 1024},
 		Eval:       EvalConfig{Every: 10, Tasks: 16, Split: "test", Teacher: true},
 		Checkpoint: CheckpointConfig{Every: 5},
 		Record:     RecordConfig{Episodes: 2, Eval: true},
@@ -261,16 +241,36 @@ func (c *Config) Encode() ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// Hash identifies the algorithmic part of a run: everything but steps, out_dir,
-// eval, checkpoint cadence, recording, backend, optim.recompute and
-// optim.keep_mlp_mb, which a resumed run may change.
+// ResumeKeys are the keys a resumed run may change: they change how a run is
+// kept, watched or computed (optim.recompute and optim.keep_mlp_mb give the same
+// numbers to rounding), not what it computes. A name ending in ".*" is a whole table.
+var ResumeKeys = []string{"steps", "out_dir", "eval.*", "checkpoint.*", "record.*", "backend.*", "optim.recompute", "optim.keep_mlp_mb"}
+
+// Hash identifies the algorithmic part of a run: every key but ResumeKeys.
 func (c *Config) Hash() string {
 	d := *c
-	d.Steps, d.OutDir, d.Eval, d.Checkpoint, d.Backend, d.Record = 0, "", EvalConfig{}, CheckpointConfig{}, BackendConfig{}, RecordConfig{}
-	d.Optim.Recompute, d.Optim.KeepMLPMB = false, 0 // the same numbers either way (to rounding)
+	for _, k := range ResumeKeys {
+		zeroKey(reflect.ValueOf(&d).Elem(), strings.TrimSuffix(k, ".*"))
+	}
 	b, _ := d.Encode()
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:8])
+}
+
+// zeroKey sets the field that the dotted TOML key names in v, a struct, to its zero value.
+func zeroKey(v reflect.Value, key string) {
+	name, rest, nested := strings.Cut(key, ".")
+	for i := range v.NumField() {
+		if tag, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("toml"), ","); tag == name {
+			if nested {
+				zeroKey(v.Field(i), rest)
+			} else {
+				v.Field(i).SetZero()
+			}
+			return
+		}
+	}
+	panic("config has no key " + key)
 }
 
 // Method names the baseline a config is: "opd" (λ ≡ 0, T-DUR off), "grpo"
@@ -376,18 +376,13 @@ func (c *Config) validate(sections ...string) error {
 			return errors.New(ck.msg)
 		}
 	}
-	for _, t := range c.LoRA.Targets {
-		if !want["lora"] {
-			break
-		}
-		if !strings.Contains(" q k v o gate up down ", " "+t+" ") {
-			return fmt.Errorf("lora.targets: %q is not one of q, k, v, o, gate, up, down", t)
+	if want["lora"] {
+		if err := model.CheckTargets(c.LoRA.Targets); err != nil {
+			return fmt.Errorf("lora.targets: %w", err)
 		}
 	}
-	switch c.Backend.Device {
-	case "auto", "cpu", "cuda", "metal":
-	default:
-		return fmt.Errorf("backend.device = %q: want auto, cpu, cuda or metal", c.Backend.Device)
+	if err := model.CheckBackend(c.Backend.Device); err != nil {
+		return fmt.Errorf("backend.device = %w", err)
 	}
 	if want["schedule"] {
 		if err := c.Schedule.Validate(); err != nil {

@@ -161,3 +161,25 @@ func TestShippedConfigs(t *testing.T) {
 		}
 	}
 }
+
+// Each key of ResumeKeys leaves the hash alone (so a resumed run may change
+// it); each key outside it changes the hash.
+func TestResumeKeysAndHash(t *testing.T) {
+	base := DefaultConfig()
+	for _, c := range []struct {
+		set     string
+		resumes bool
+	}{
+		{"steps=99", true}, {"out_dir=elsewhere", true}, {"eval.tasks=3", true}, {"checkpoint.every=1", true},
+		{"record.episodes=9", true}, {"backend.threads=3", true}, {"optim.recompute=false", true}, {"optim.keep_mlp_mb=7", true},
+		{"optim.lr=0.5", false}, {"optim.micro_tokens=64", false}, {"lora.rank=3", false}, {"seed=2", false},
+	} {
+		d := DefaultConfig()
+		if err := d.Apply([]string{c.set}); err != nil {
+			t.Fatal(err)
+		}
+		if same := d.Hash() == base.Hash(); same != c.resumes {
+			t.Errorf("%s: hash unchanged %v, want %v", c.set, same, c.resumes)
+		}
+	}
+}

@@ -172,7 +172,7 @@ func (c *Config) plan(shared bool) (*Plan, error) {
 		// The MLP inputs kept for the top layers (gate and up) within optim.keep_mlp_mb.
 		var kept int64
 		if !c.LoRA.FullWeights {
-			kept = min(int64(c.Optim.KeepMLPMB)<<20, L*n*2*F*f32)
+			kept = min(c.Optim.KeepMLPBytes(), L*n*2*F*f32)
 		}
 		learner = (L+1)*E*n*f32 + attention + activations + w + kept + dense + 4*(16<<20)
 		why = "saved hidden states and kept MLP inputs, one layer's activations and attention, the output head in chunks, transposed or dequantized weights"

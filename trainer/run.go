@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/atod-dev/atod/envs"
 	"github.com/atod-dev/atod/model"
@@ -178,7 +179,7 @@ func prepareDir(cfg *Config, resume bool) (checkpointInfo, string, error) {
 			return info, "", fmt.Errorf("resume: %w", err)
 		}
 		if i.ConfigHash != cfg.Hash() {
-			return info, "", fmt.Errorf("resume %s: the config differs from the checkpoint's (hash %s, checkpoint %s); on resume only steps, out_dir, eval.*, checkpoint.*, record.*, backend.* and optim.recompute may change", dir, cfg.Hash(), i.ConfigHash)
+			return info, "", fmt.Errorf("resume %s: the config differs from the checkpoint's (hash %s, checkpoint %s); on resume only %s may change", dir, cfg.Hash(), i.ConfigHash, strings.Join(ResumeKeys, ", "))
 		}
 		if err := truncateMetrics(metricsPath, i.Step); err != nil {
 			return info, "", err

@@ -268,7 +268,8 @@ func TestBenchMemoryChild(t *testing.T) {
 	n, _ := strconv.Atoi(f[1])
 	keep, _ := strconv.ParseInt(f[3], 10, 64)
 	cfg := testConfig()
-	cfg.Threads, cfg.Recompute, cfg.KeepMLP = benchThreads(), f[2] == "1", keep
+	cfg.Threads, cfg.Recompute = benchThreads(), f[2] == "1"
+	cfg = learn.KeepMLPBytes(cfg, keep)
 	debug.FreeOSMemory()
 	before := vmRSS()
 	tr := newLearner(t, f[0], cfg)
@@ -338,7 +339,8 @@ func TestBenchRealLearner(t *testing.T) {
 	}{{"recompute", true, 1 << 30}, {"recompute_keep0", true, 0}, {"whole_graph", false, 0}} {
 		cfg := testConfig()
 		cfg.Rank, cfg.Alpha, cfg.Targets = 8, 16, []string{"q", "k", "v", "o"}
-		cfg.Threads, cfg.Recompute, cfg.KeepMLP = benchThreads(), mode.recompute, mode.keep
+		cfg.Threads, cfg.Recompute = benchThreads(), mode.recompute
+		cfg = learn.KeepMLPBytes(cfg, mode.keep)
 		tr, err := learn.New(path, cfg)
 		if err != nil {
 			t.Fatal(err)

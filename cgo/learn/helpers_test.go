@@ -60,10 +60,9 @@ func tinyModel(t testing.TB, o tinymodel.Options) string {
 // learner's own settings, which the trainer's config fills in a run.
 func testConfig() learn.Config {
 	return learn.Config{
-		Rank: 16, Alpha: 32, Targets: []string{"q", "k", "v", "o", "gate", "up", "down"},
-		Seed: 1, Backend: "auto", GPULayers: -1,
-		LR: 1e-4, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0,
-		ClipNorm: 1, MinLRRatio: 0.1, MaxSeqLen: 4096,
+		LoRA:  model.LoRA{Rank: 16, Alpha: 32, Targets: model.LoRATargets},
+		Optim: model.Optim{LR: 1e-4, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0, ClipNorm: 1, MinLRRatio: 0.1},
+		Seed:  1, Backend: "auto", GPULayers: -1, MaxSeqLen: 4096,
 	}
 }
 

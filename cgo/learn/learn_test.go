@@ -145,7 +145,7 @@ func TestFirstAdamWStep(t *testing.T) {
 // Learning rate: linear warmup over 2 steps, cosine to 0.1·LR at step 6, then flat.
 func TestLRSchedule(t *testing.T) {
 	cfg := loraConfig()
-	cfg.LR, cfg.WarmupSteps, cfg.TotalSteps, cfg.MinLRRatio = 1e-3, 2, 6, 0.1
+	cfg.LR, cfg.Warmup, cfg.TotalSteps, cfg.MinLRRatio = 1e-3, 2, 6, 0.1
 	tr := newLearner(t, tinyModel(t, tinyOpts("llama")), cfg)
 	seqs := paritySeqs(tr.VocabSize())
 	cos := func(x float64) float64 { return 0.1 + 0.9*(1+math.Cos(math.Pi*x))/2 }

@@ -16,15 +16,16 @@ import "math"
 //	x = (s − W)/(TotalSteps − W) clamped to [0, 1]
 //	lr(s) = LR · (r + (1 − r)·(1 + cos πx)/2),  r = MinLRRatio
 func (c *Config) lrAt(s int) float32 {
-	if s <= c.WarmupSteps {
-		return c.LR * float32(s) / float32(c.WarmupSteps)
+	lr := float32(c.LR) // the learner computes in float32
+	if s <= c.Warmup {
+		return lr * float32(s) / float32(c.Warmup)
 	}
-	if c.TotalSteps <= c.WarmupSteps {
-		return c.LR
+	if c.TotalSteps <= c.Warmup {
+		return lr
 	}
-	x := math.Min(1, float64(s-c.WarmupSteps)/float64(c.TotalSteps-c.WarmupSteps))
-	r := float64(c.MinLRRatio)
-	return float32(float64(c.LR) * (r + (1-r)*(1+math.Cos(math.Pi*x))/2))
+	x := math.Min(1, float64(s-c.Warmup)/float64(c.TotalSteps-c.Warmup))
+	r := float64(float32(c.MinLRRatio))
+	return float32(float64(lr) * (r + (1-r)*(1+math.Cos(math.Pi*x))/2))
 }
 
 // gradNorm is the global L2 norm ‖g‖ = √(Σ g²) over every trainable tensor,
@@ -48,25 +49,26 @@ func (t *Learner) gradNorm() float64 {
 //
 // then writes the parameters to the native tensors.
 func (t *Learner) update(lr, gnorm float32) {
-	c := &t.cfg
+	// the learner computes in float32
+	beta1, beta2, eps, clipNorm := float32(t.cfg.Beta1), float32(t.cfg.Beta2), float32(t.cfg.Eps), float32(t.cfg.ClipNorm)
 	clip := float32(1)
-	if c.ClipNorm > 0 && gnorm > c.ClipNorm {
-		clip = c.ClipNorm / gnorm
+	if clipNorm > 0 && gnorm > clipNorm {
+		clip = clipNorm / gnorm
 	}
-	bc1 := float32(1 - math.Pow(float64(c.Beta1), float64(t.step)))
-	bc2 := float32(1 - math.Pow(float64(c.Beta2), float64(t.step)))
+	bc1 := float32(1 - math.Pow(float64(beta1), float64(t.step)))
+	bc2 := float32(1 - math.Pow(float64(beta2), float64(t.step)))
 	for i, q := range t.params {
 		wd := float32(0)
 		if q.decay {
-			wd = c.WeightDecay
+			wd = float32(t.cfg.WeightDecay)
 		}
 		for j, g := range q.grad {
 			g *= clip
-			q.m[j] = c.Beta1*q.m[j] + (1-c.Beta1)*g
-			q.v[j] = c.Beta2*q.v[j] + (1-c.Beta2)*g*g
+			q.m[j] = beta1*q.m[j] + (1-beta1)*g
+			q.v[j] = beta2*q.v[j] + (1-beta2)*g*g
 			mh := q.m[j] / bc1
 			vh := q.v[j] / bc2
-			q.data[j] -= lr * (mh/(float32(math.Sqrt(float64(vh)))+c.Eps) + wd*q.data[j])
+			q.data[j] -= lr * (mh/(float32(math.Sqrt(float64(vh)))+eps) + wd*q.data[j])
 		}
 		C.atod_train_param_set(t.c, C.int32_t(i), (*C.float)(&q.data[0]))
 	}

@@ -14,7 +14,7 @@ import (
 // gradients of the whole-graph backward, for LoRA on each architecture, for
 // every weight (tied embeddings included), over several micro-batches, and
 // through f16 and quantized bases; also where layers keep their MLP inputs
-// from the forward (KeepMLP: 30,000 bytes keep one of the two layers' 24,576
+// from the forward (KeepMLPBytes: 30,000 bytes keep one of the two layers' 24,576
 // in the first micro-batch, both in the second; 1<<40 all), and where quantized
 // matrices multiply F16 copies (DenseFrom).
 func TestRecomputeMatchesWholeGraph(t *testing.T) {
@@ -59,7 +59,8 @@ func TestRecomputeMatchesWholeGraph(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			whole := newLearner(t, c.path, c.cfg)
 			rc := c.cfg
-			rc.Recompute, rc.HeadChunk, rc.KeepMLP = true, 5, c.keep // several chunks of the output head
+			rc.Recompute, rc.HeadChunk = true, 5 // several chunks of the output head
+			rc = learn.KeepMLPBytes(rc, c.keep)
 			layered := newLearner(t, c.path, rc)
 			if c.cfg.Rank > 0 {
 				randomizeB(t, whole, 3, 0.2)

@@ -36,7 +36,7 @@ func stateMicro(vocab int, step int) [][]model.TrainSeq {
 func TestSaveLoadContinueBitIdentical(t *testing.T) {
 	path := tinyModel(t, tinyOpts("qwen2"))
 	cfg := loraConfig()
-	cfg.LR, cfg.WarmupSteps, cfg.TotalSteps, cfg.WeightDecay = 1e-2, 2, 8, 0.01
+	cfg.LR, cfg.Warmup, cfg.TotalSteps, cfg.WeightDecay = 1e-2, 2, 8, 0.01
 	dir := t.TempDir()
 
 	a := newLearner(t, path, cfg)

@@ -175,6 +175,7 @@ static bool setup_params(atod_trainer * t, const atod_train_params * p, char * e
         t->output_b    = mk(t->output_b);
     } else {
         for (atod_layer & o : t->layers) {
+            // the order of lora_targets' bits (train.h)
             ggml_tensor * ws[7] = { o.wq, o.wk, o.wv, o.wo, o.gate, o.up, o.down };
             for (int i = 0; i < 7; i++) {
                 if (p->lora_targets & (1u << i)) {

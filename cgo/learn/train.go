@@ -1,6 +1,7 @@
 // Package learn is the student's training graph on ggml: it trains a LoRA
-// adapter (or every weight of a tiny model) of a llama-family GGUF model with the per-token weighted log-likelihood loss of
-// atod's DESIGN:
+// adapter (or every weight of a tiny model) of a llama-family GGUF model with
+// the per-token weighted log-likelihood loss, w_t being the trainer's token
+// weights (trainer/atod):
 //
 //	L(θ) = −(1/N) Σ_t w_t · log π_θ(y_t)
 //
@@ -22,39 +23,27 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"unsafe"
 
 	"github.com/atod-dev/atod/cgo/llama"
 	"github.com/atod-dev/atod/model"
 )
 
-// Config of a Learner. The trainer fills it from its config file, whose
-// defaults are the only ones (trainer.DefaultConfig).
+// Config of a Learner: the run config's [lora] and [optim], which the trainer
+// fills from its config file (whose defaults are the only ones), and the rest of
+// what the learner needs to know.
 type Config struct {
-	Rank        int
-	Alpha       float32
-	Targets     []string // among q,k,v,o,gate,up,down
-	FullWeights bool     // train every weight (tiny models from scratch) instead of LoRA
-	Seed        uint64
-	Backend     string // "auto"|""|"cpu"|"cuda"|"metal"
-	GPULayers   int
-	Threads     int // 0 = NumCPU
-
-	LR, Beta1, Beta2, Eps, WeightDecay float32
-	ClipNorm                           float32 // global-norm clip, 0 = off
-	WarmupSteps, TotalSteps            int
-	MinLRRatio                         float32 // linear warmup, then cosine decay to LR*MinLRRatio at TotalSteps
-	MaxSeqLen                          int
-	// Recompute: backward rebuilds each layer from its saved input (activation
-	// checkpointing), so one layer's activations, and transposes of its frozen
-	// weights, are alive at a time; same numbers, more compute. Without it the
-	// learner keeps a transposed copy of every frozen F32/F16 matrix.
-	Recompute bool
-	HeadChunk int // targets per chunk of the recomputed output head; 0 = logits near 16 MiB a chunk
-	// KeepMLP (recompute, LoRA): bytes for the MLP inputs (gate and up,
-	// 2·n_ff floats a token and layer) kept from the forward, so the backward
-	// of the top layers they fit skips those matmuls; 0 = none.
-	KeepMLP int64
+	model.LoRA
+	model.Optim
+	Seed       uint64
+	Backend    string // "" or one of model.Backends
+	GPULayers  int
+	Threads    int // 0 = NumCPU
+	TotalSteps int // the learning rate's cosine decay ends here
+	MaxSeqLen  int
+	HeadChunk  int   // targets per chunk of the recomputed output head; 0 = logits near 16 MiB a chunk
+	keepBytes  int64 // tests (export_test.go): KeepMLPMB in bytes, finer than a tiny model's MiB
 	// DenseFrom (CPU): a frozen quantized matrix's mul_mat over at least this
 	// many tokens multiplies a copy of it dequantized to F16 in that graph,
 	// faster than ggml's quantized kernels; 0 = 256.
@@ -67,8 +56,6 @@ type Config struct {
 
 // registry names of the GPU backends, as C strings for the lifetime of the program
 var cstrCUDA, cstrMetal = C.CString("CUDA"), C.CString("Metal")
-
-var targetBits = map[string]uint32{"q": 1, "k": 2, "v": 4, "o": 8, "gate": 16, "up": 32, "down": 64}
 
 type param struct {
 	name       string
@@ -105,28 +92,72 @@ func (c *Config) validate() error {
 		if len(c.Targets) == 0 {
 			return errors.New("no LoRA targets")
 		}
-		for _, s := range c.Targets {
-			if targetBits[s] == 0 {
-				return fmt.Errorf("LoRA target %q: want q, k, v, o, gate, up or down", s)
-			}
+		if err := model.CheckTargets(c.Targets); err != nil {
+			return fmt.Errorf("LoRA target %w", err)
 		}
 	}
-	switch c.Backend {
-	case "", "auto", "cpu", "cuda", "metal":
-	default:
-		return fmt.Errorf("backend %q: want auto, cpu, cuda or metal", c.Backend)
+	if c.Backend != "" {
+		if err := model.CheckBackend(c.Backend); err != nil {
+			return fmt.Errorf("backend %w", err)
+		}
 	}
 	switch {
 	case !(c.LR >= 0) || !(c.Beta1 >= 0 && c.Beta1 < 1) || !(c.Beta2 >= 0 && c.Beta2 < 1) || !(c.Eps > 0):
 		return fmt.Errorf("optimizer: lr %g beta1 %g beta2 %g eps %g out of range", c.LR, c.Beta1, c.Beta2, c.Eps)
 	case !(c.WeightDecay >= 0) || !(c.ClipNorm >= 0) || !(c.MinLRRatio >= 0 && c.MinLRRatio <= 1):
 		return fmt.Errorf("optimizer: weight decay %g clip %g min lr ratio %g out of range", c.WeightDecay, c.ClipNorm, c.MinLRRatio)
-	case c.WarmupSteps < 0 || c.TotalSteps < 0 || c.Threads < 0:
+	case c.Warmup < 0 || c.TotalSteps < 0 || c.Threads < 0:
 		return errors.New("negative warmup steps, total steps or threads")
 	case c.MaxSeqLen <= 1:
 		return fmt.Errorf("MaxSeqLen %d: must be > 1", c.MaxSeqLen)
 	}
 	return nil
+}
+
+// params is the C learner's view of c; model_path is the caller's.
+func (c *Config) params() (C.struct_atod_train_params, error) {
+	threads := c.Threads
+	if threads == 0 {
+		threads = runtime.NumCPU()
+	}
+	var bits uint32
+	for _, s := range c.Targets {
+		bits |= 1 << slices.Index(model.LoRATargets, s)
+	}
+	p := C.struct_atod_train_params{
+		n_threads:    C.int32_t(threads),
+		n_gpu_layers: C.int32_t(c.GPULayers),
+		lora_rank:    C.int32_t(c.Rank),
+		lora_alpha:   C.float(c.Alpha),
+		lora_targets: C.uint32_t(bits),
+		head_chunk:   C.int32_t(c.HeadChunk),
+		keep_mlp:     C.int64_t(max(c.KeepMLPBytes(), c.keepBytes)),
+		dense_from:   C.int32_t(c.DenseFrom),
+	}
+	if p.n_gpu_layers < 0 {
+		p.n_gpu_layers = math.MaxInt32
+	}
+	if c.Over != nil {
+		if c.FullWeights {
+			return p, errors.New("FullWeights trains its own copy of the model, not a shared one")
+		}
+		p.model = c.Over.Handle()
+	}
+	if !c.Recompute { // the whole-graph backward would transpose every weight at once: keep them
+		p.keep_transposed = 1
+	}
+	if c.FullWeights {
+		p.full_weights = 1
+	}
+	switch c.Backend {
+	case "", "auto":
+		p.use_gpu = 1
+	case "cuda":
+		p.use_gpu, p.gpu_reg = 2, cstrCUDA
+	case "metal":
+		p.use_gpu, p.gpu_reg = 2, cstrMetal
+	}
+	return p, nil
 }
 
 // New loads the base model at modelPath and creates the trainable parameters:
@@ -136,50 +167,13 @@ func New(modelPath string, cfg Config) (*Learner, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("train config: %w", err)
 	}
-	threads := cfg.Threads
-	if threads == 0 {
-		threads = runtime.NumCPU()
-	}
-	var bits uint32
-	for _, s := range cfg.Targets {
-		bits |= targetBits[s]
-	}
-	p := C.struct_atod_train_params{
-		n_threads:    C.int32_t(threads),
-		n_gpu_layers: C.int32_t(cfg.GPULayers),
-		lora_rank:    C.int32_t(cfg.Rank),
-		lora_alpha:   C.float(cfg.Alpha),
-		lora_targets: C.uint32_t(bits),
-		head_chunk:   C.int32_t(cfg.HeadChunk),
-		keep_mlp:     C.int64_t(cfg.KeepMLP),
-		dense_from:   C.int32_t(cfg.DenseFrom),
-	}
-	if cfg.Over != nil {
-		if cfg.FullWeights {
-			return nil, errors.New("train config: FullWeights trains its own copy of the model, not a shared one")
-		}
-		p.model = cfg.Over.Handle()
-	}
-	if !cfg.Recompute { // the whole-graph backward would transpose every weight at once: keep them
-		p.keep_transposed = 1
-	}
-	if cfg.FullWeights {
-		p.full_weights = 1
-	}
-	switch cfg.Backend {
-	case "", "auto":
-		p.use_gpu = 1
-	case "cuda":
-		p.use_gpu, p.gpu_reg = 2, cstrCUDA
-	case "metal":
-		p.use_gpu, p.gpu_reg = 2, cstrMetal
+	p, err := cfg.params()
+	if err != nil {
+		return nil, fmt.Errorf("train config: %w", err)
 	}
 	llama.Setup()
 	if _, err := llama.CheckGGUF(modelPath, false); err != nil {
 		return nil, fmt.Errorf("train: load %s: %w", modelPath, err)
-	}
-	if p.n_gpu_layers < 0 {
-		p.n_gpu_layers = math.MaxInt32
 	}
 	cpath := C.CString(modelPath)
 	defer C.free(unsafe.Pointer(cpath))

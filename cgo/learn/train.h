@@ -11,17 +11,6 @@
 extern "C" {
 #endif
 
-// LoRA targets, one bit each.
-enum {
-    ATOD_TARGET_Q    = 1 << 0,
-    ATOD_TARGET_K    = 1 << 1,
-    ATOD_TARGET_V    = 1 << 2,
-    ATOD_TARGET_O    = 1 << 3,
-    ATOD_TARGET_GATE = 1 << 4,
-    ATOD_TARGET_UP   = 1 << 5,
-    ATOD_TARGET_DOWN = 1 << 6,
-};
-
 struct atod_train_params {
     const char * model_path;
     int32_t  n_threads;
@@ -31,7 +20,7 @@ struct atod_train_params {
     int32_t  full_weights; // train every weight instead of LoRA
     int32_t  lora_rank;
     float    lora_alpha;
-    uint32_t lora_targets;
+    uint32_t lora_targets; // bit i: the layer's i-th matrix of q, k, v, o, gate, up, down (Go's model.LoRATargets)
     int32_t  head_chunk;   // targets per chunk of the recomputed output head; 0: logits near 16 MiB a chunk
     int32_t  keep_transposed; // LoRA: keep a transposed copy (transpose.cpp) of every frozen F32/F16/BF16 matrix (else per graph)
     int64_t  keep_mlp;     // recompute, LoRA: bytes for the MLP inputs kept from the forward (graph.cpp's eval_recompute)

@@ -16,29 +16,35 @@ import (
 )
 
 func init() {
-	envs.Register("household", func(o envs.Options) (envs.Env, error) { return New(o) })
+	envs.Register("household", Options, func(o envs.Options) (envs.Env, error) { return New(o) })
 }
 
 // Household is the ALFWorld-like env: procedurally generated homes, ALFWorld's
 // six task types, its command grammar and feedback.
 type Household struct{ cfg config }
 
-// New reads the options min_receptacles (3), max_receptacles (8),
-// min_objects (1), max_objects (4) — distractor objects — max_steps (50) and
-// task_types (a list, or a comma-separated string, among pick_and_place, look_at_obj_in_light,
-// clean, heat, cool, pick_two; all by default).
+// Options are the options New reads.
+var Options = []envs.Option{
+	{Name: "min_receptacles", Default: 3, Usage: "fewest receptacles in a home"},
+	{Name: "max_receptacles", Default: 8, Usage: "most receptacles in a home (at most 30)"},
+	{Name: "min_objects", Default: 1, Usage: "fewest distractor objects"},
+	{Name: "max_objects", Default: 4, Usage: "most distractor objects (at most 50)"},
+	{Name: "max_steps", Default: 50, Usage: "actions before the episode ends"},
+	{Name: "task_types", Default: nil, Usage: "a list, or a comma-separated string, among " + strings.Join(taskTypeNames[:], ", ") + "; all by default"},
+}
+
+// New builds the env from its Options.
 func New(o envs.Options) (*Household, error) {
-	if err := o.Check("min_receptacles", "max_receptacles", "min_objects", "max_objects", "max_steps", "task_types"); err != nil {
+	o, err := o.Resolve(Options)
+	if err != nil {
 		return nil, err
 	}
 	var c config
-	var err error
 	for _, f := range []struct {
 		p   *int
 		key string
-		def int
-	}{{&c.minRecep, "min_receptacles", 3}, {&c.maxRecep, "max_receptacles", 8}, {&c.minObj, "min_objects", 1}, {&c.maxObj, "max_objects", 4}, {&c.maxSteps, "max_steps", 50}} {
-		if *f.p, err = o.Int(f.key, f.def); err != nil {
+	}{{&c.minRecep, "min_receptacles"}, {&c.maxRecep, "max_receptacles"}, {&c.minObj, "min_objects"}, {&c.maxObj, "max_objects"}, {&c.maxSteps, "max_steps"}} {
+		if *f.p, err = o.Int(f.key); err != nil {
 			return nil, err
 		}
 	}

@@ -20,7 +20,7 @@ import (
 )
 
 func init() {
-	envs.Register("remote", func(o envs.Options) (envs.Env, error) { return New(o) })
+	envs.Register("remote", Options, func(o envs.Options) (envs.Env, error) { return New(o) })
 }
 
 // Remote plays an AgentGym-style environment server over HTTP (the real
@@ -34,26 +34,36 @@ type Remote struct {
 	ranges    map[string][2]int // split → first and last game / session id
 }
 
-// New reads the options url (required, e.g. http://127.0.0.1:8000),
-// env ("alfworld" or "webshop"), timeout (seconds per request, 30), retries (3),
-// max_steps (50 for alfworld, 15 for webshop), world_type (alfworld, "Text"),
-// and the id ranges train_first, train_last, test_first, test_last (alfworld:
-// train 0–2419, test 2420–2619 as AgentGym; webshop: test 0–499, train 500–9999).
+// Options are the options New reads; the defaults of max_steps and the id
+// ranges follow env, as AgentGym's servers number their games and sessions.
+var Options = []envs.Option{
+	{Name: "url", Default: "", Usage: "the server, e.g. http://127.0.0.1:8000 (required)"},
+	{Name: "env", Default: "alfworld", Usage: "the server's env: alfworld or webshop"},
+	{Name: "timeout", Default: 30, Usage: "seconds per request"},
+	{Name: "retries", Default: 3, Usage: "retries of a failed request"},
+	{Name: "max_steps", Usage: "actions before the episode ends (alfworld 50, webshop 15)"},
+	{Name: "world_type", Default: "Text", Usage: "alfworld's world type"},
+	{Name: "train_first", Usage: "first train id (alfworld 0, webshop 500)"},
+	{Name: "train_last", Usage: "last train id (alfworld 2419, webshop 9999)"},
+	{Name: "test_first", Usage: "first test id (alfworld 2420, webshop 0)"},
+	{Name: "test_last", Usage: "last test id (alfworld 2619, webshop 499)"},
+}
+
+// New builds the env from its Options.
 func New(o envs.Options) (*Remote, error) {
-	if err := o.Check("url", "env", "timeout", "retries", "max_steps", "world_type",
-		"train_first", "train_last", "test_first", "test_last"); err != nil {
+	o, err := o.Resolve(Options)
+	if err != nil {
 		return nil, err
 	}
 	r := &Remote{ranges: map[string][2]int{}}
-	var err error
-	if r.base, err = o.String("url", ""); err != nil {
+	if r.base, err = o.String("url"); err != nil {
 		return nil, err
 	}
 	if u, err := url.Parse(r.base); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("url %q: want http://host:port", r.base)
 	}
 	r.base = strings.TrimRight(r.base, "/")
-	if r.flavor, err = o.String("env", "alfworld"); err != nil {
+	if r.flavor, err = o.String("env"); err != nil {
 		return nil, err
 	}
 	steps, train, test := 50, [2]int{0, 2419}, [2]int{2420, 2619}
@@ -64,30 +74,31 @@ func New(o envs.Options) (*Remote, error) {
 	default:
 		return nil, fmt.Errorf("env %q (want alfworld or webshop)", r.flavor)
 	}
-	timeout, err := o.Float("timeout", 30)
+	timeout, err := o.Float("timeout")
 	if err != nil {
 		return nil, err
 	}
-	retries, err := o.Int("retries", 3)
+	retries, err := o.Int("retries")
 	if err != nil {
 		return nil, err
 	}
-	if r.maxSteps, err = o.Int("max_steps", steps); err != nil {
+	r.maxSteps = steps
+	if r.worldType, err = o.String("world_type"); err != nil {
 		return nil, err
-	}
-	if r.worldType, err = o.String("world_type", "Text"); err != nil {
-		return nil, err
-	}
-	if timeout <= 0 || retries < 0 || r.maxSteps < 1 {
-		return nil, fmt.Errorf("want timeout > 0, retries >= 0, max_steps >= 1")
 	}
 	for _, f := range []struct {
 		p   *int
 		key string
-	}{{&train[0], "train_first"}, {&train[1], "train_last"}, {&test[0], "test_first"}, {&test[1], "test_last"}} {
-		if *f.p, err = o.Int(f.key, *f.p); err != nil {
+	}{{&r.maxSteps, "max_steps"}, {&train[0], "train_first"}, {&train[1], "train_last"}, {&test[0], "test_first"}, {&test[1], "test_last"}} {
+		if _, set := o[f.key]; !set {
+			continue
+		}
+		if *f.p, err = o.Int(f.key); err != nil {
 			return nil, err
 		}
+	}
+	if timeout <= 0 || retries < 0 || r.maxSteps < 1 {
+		return nil, fmt.Errorf("want timeout > 0, retries >= 0, max_steps >= 1")
 	}
 	if train[1] < train[0] || test[1] < test[0] {
 		return nil, fmt.Errorf("id ranges: last before first")

@@ -19,7 +19,7 @@ import (
 )
 
 func init() {
-	envs.Register("searchqa", func(o envs.Options) (envs.Env, error) { return New(o) })
+	envs.Register("searchqa", Options, func(o envs.Options) (envs.Env, error) { return New(o) })
 }
 
 // SearchQA is the Search-R1-like env: a question, <search>q</search> returning
@@ -33,38 +33,49 @@ type SearchQA struct {
 	maxHops  int
 }
 
-// New reads the options corpus_size (400 people; other entities scale
-// with it), corpus_seed (1), topk (3), max_turns (4), max_hops (3: questions
-// needing at most that many lookups; 1 keeps single-hop ones), and retriever_url to use a
-// Search-R1-style retrieval server instead of the built-in BM25, with
-// retriever_style ("search-r1" or "verl-agent"), timeout (seconds, 10) and retries (2).
+// Options are the options New reads: the built-in corpus behind BM25, or a
+// Search-R1-style retrieval server at retriever_url.
+var Options = []envs.Option{
+	{Name: "corpus_size", Default: 400, Usage: "people in the generated corpus (20 to 20000; other entities scale with it)"},
+	{Name: "corpus_seed", Default: 1, Usage: "seed of the generated corpus"},
+	{Name: "topk", Default: 3, Usage: "passages a search returns (1 to 100)"},
+	{Name: "max_turns", Default: 4, Usage: "turns before the episode ends"},
+	{Name: "max_hops", Default: 3, Usage: "questions need at most this many lookups (1 keeps single-hop ones)"},
+	{Name: "retriever_url", Default: "", Usage: "a retrieval server to use instead of the built-in BM25"},
+	{Name: "retriever_style", Default: "search-r1", Usage: "the server's protocol: search-r1 or verl-agent"},
+	{Name: "timeout", Default: 10, Usage: "seconds per retrieval request"},
+	{Name: "retries", Default: 2, Usage: "retries of a failed retrieval request"},
+}
+
+// New builds the env from its Options.
 func New(o envs.Options) (*SearchQA, error) {
-	if err := o.Check("corpus_size", "corpus_seed", "topk", "max_turns", "max_hops", "retriever_url", "retriever_style", "timeout", "retries"); err != nil {
-		return nil, err
-	}
-	size, err := o.Int("corpus_size", 400)
+	o, err := o.Resolve(Options)
 	if err != nil {
 		return nil, err
 	}
-	seed, err := o.Int("corpus_seed", 1)
+	size, err := o.Int("corpus_size")
+	if err != nil {
+		return nil, err
+	}
+	seed, err := o.Int("corpus_seed")
 	if err != nil {
 		return nil, err
 	}
 	q := &SearchQA{}
-	if q.topK, err = o.Int("topk", 3); err != nil {
+	if q.topK, err = o.Int("topk"); err != nil {
 		return nil, err
 	}
-	if q.maxTurns, err = o.Int("max_turns", 4); err != nil {
+	if q.maxTurns, err = o.Int("max_turns"); err != nil {
 		return nil, err
 	}
-	if q.maxHops, err = o.Int("max_hops", 3); err != nil {
+	if q.maxHops, err = o.Int("max_hops"); err != nil {
 		return nil, err
 	}
 	if size < 20 || size > 20000 || q.topK < 1 || q.topK > 100 || q.maxTurns < 1 || q.maxHops < 1 {
 		return nil, fmt.Errorf("want 20 <= corpus_size <= 20000, 1 <= topk <= 100, max_turns >= 1, max_hops >= 1")
 	}
 	q.corpus = genCorpus(size, int64(seed))
-	url, err := o.String("retriever_url", "")
+	url, err := o.String("retriever_url")
 	if err != nil {
 		return nil, err
 	}
@@ -77,18 +88,18 @@ func New(o envs.Options) (*SearchQA, error) {
 		q.ret = &bm25Retriever{q.corpus.passages, bm25.New(docs)}
 		return q, nil
 	}
-	style, err := o.String("retriever_style", "search-r1")
+	style, err := o.String("retriever_style")
 	if err != nil {
 		return nil, err
 	}
 	if style != "search-r1" && style != "verl-agent" {
 		return nil, fmt.Errorf("retriever_style %q (want search-r1 or verl-agent)", style)
 	}
-	timeout, err := o.Float("timeout", 10)
+	timeout, err := o.Float("timeout")
 	if err != nil {
 		return nil, err
 	}
-	retries, err := o.Int("retries", 2)
+	retries, err := o.Int("retries")
 	if err != nil {
 		return nil, err
 	}

@@ -19,7 +19,7 @@ import (
 )
 
 func init() {
-	envs.Register("webshop", func(o envs.Options) (envs.Env, error) { return New(o) })
+	envs.Register("webshop", Options, func(o envs.Options) (envs.Env, error) { return New(o) })
 }
 
 // WebShop is the WebShop-like env: a product catalog behind BM25 search, the
@@ -37,52 +37,61 @@ type WebShop struct {
 	testGoals int
 }
 
-// New reads the options products (1000, generated catalog size),
-// catalog_seed (1), page_size (5 results per page), max_results (50),
-// max_steps (15); or, to use the real WebShop data, products_file
-// (items_shuffle*.json), attributes_file (items_ins_v2*.json) and optionally
-// human_goals_file (items_human_ins.json), with test_goals (500).
+// Options are the options New reads: a generated catalog, or the real WebShop
+// data from products_file and attributes_file.
+var Options = []envs.Option{
+	{Name: "products", Default: 1000, Usage: "generated catalog size (at most 1e6)"},
+	{Name: "catalog_seed", Default: 1, Usage: "seed of the generated catalog"},
+	{Name: "page_size", Default: 5, Usage: "results per page"},
+	{Name: "max_results", Default: 50, Usage: "results a search returns"},
+	{Name: "max_steps", Default: 15, Usage: "actions before the episode ends"},
+	{Name: "products_file", Default: "", Usage: "the real data's items_shuffle*.json"},
+	{Name: "attributes_file", Default: "", Usage: "the real data's items_ins_v2*.json"},
+	{Name: "human_goals_file", Default: "", Usage: "the real data's items_human_ins.json (optional)"},
+	{Name: "test_goals", Default: 500, Usage: "loaded goals that form the test split"},
+}
+
+// New builds the env from its Options.
 func New(o envs.Options) (*WebShop, error) {
-	if err := o.Check("products", "catalog_seed", "page_size", "max_results", "max_steps",
-		"products_file", "attributes_file", "human_goals_file", "test_goals"); err != nil {
+	o, err := o.Resolve(Options)
+	if err != nil {
 		return nil, err
 	}
 	ws := &WebShop{}
-	var err error
-	n, err := o.Int("products", 1000)
+	n, err := o.Int("products")
 	if err != nil {
 		return nil, err
 	}
-	seed, err := o.Int("catalog_seed", 1)
+	seed, err := o.Int("catalog_seed")
 	if err != nil {
 		return nil, err
 	}
-	if ws.pageSize, err = o.Int("page_size", 5); err != nil {
+	if ws.pageSize, err = o.Int("page_size"); err != nil {
 		return nil, err
 	}
-	if ws.maxResults, err = o.Int("max_results", 50); err != nil {
+	if ws.maxResults, err = o.Int("max_results"); err != nil {
 		return nil, err
 	}
-	if ws.maxSteps, err = o.Int("max_steps", 15); err != nil {
+	if ws.maxSteps, err = o.Int("max_steps"); err != nil {
 		return nil, err
 	}
 	if ws.pageSize < 1 || ws.maxResults < 1 || ws.maxSteps < 1 || n < 1 || n > 1_000_000 {
 		return nil, fmt.Errorf("products, page_size, max_results and max_steps must be positive (products ≤ 1e6)")
 	}
-	pf, err := o.String("products_file", "")
+	pf, err := o.String("products_file")
 	if err != nil {
 		return nil, err
 	}
 	if pf != "" {
-		af, err := o.String("attributes_file", "")
+		af, err := o.String("attributes_file")
 		if err != nil {
 			return nil, err
 		}
-		hf, err := o.String("human_goals_file", "")
+		hf, err := o.String("human_goals_file")
 		if err != nil {
 			return nil, err
 		}
-		testGoals, err := o.Int("test_goals", 500)
+		testGoals, err := o.Int("test_goals")
 		if err != nil {
 			return nil, err
 		}

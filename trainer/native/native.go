@@ -68,12 +68,8 @@ func Open(cfg *trainer.Config, need trainer.Need) (*trainer.Models, error) {
 	}
 	if need.Learner {
 		tc := learn.Config{
-			Rank: cfg.LoRA.Rank, Alpha: float32(cfg.LoRA.Alpha), Targets: cfg.LoRA.Targets, FullWeights: cfg.LoRA.FullWeights,
-			Seed: uint64(cfg.Seed), Backend: cfg.Backend.Device, GPULayers: cfg.Backend.GPULayers, Threads: cfg.Backend.Threads,
-			LR: float32(cfg.Optim.LR), Beta1: float32(cfg.Optim.Beta1), Beta2: float32(cfg.Optim.Beta2), Eps: float32(cfg.Optim.Eps),
-			WeightDecay: float32(cfg.Optim.WeightDecay), ClipNorm: float32(cfg.Optim.ClipNorm),
-			WarmupSteps: cfg.Optim.Warmup, TotalSteps: cfg.Steps, MinLRRatio: float32(cfg.Optim.MinLRRatio),
-			MaxSeqLen: cfg.Rollout.Context, Recompute: cfg.Optim.Recompute, KeepMLP: int64(cfg.Optim.KeepMLPMB) << 20,
+			LoRA: cfg.LoRA, Optim: cfg.Optim, Seed: uint64(cfg.Seed), TotalSteps: cfg.Steps, MaxSeqLen: cfg.Rollout.Context,
+			Backend: cfg.Backend.Device, GPULayers: cfg.Backend.GPULayers, Threads: cfg.Backend.Threads,
 		}
 		if tc.FullWeights {
 			tc.Rank, tc.Alpha, tc.Targets = 0, 0, nil

@@ -105,7 +105,7 @@ func nativeConfig(t *testing.T, sets ...string) *trainer.Config {
 	c.Student.Model, c.Teacher.Model = s, te
 	c.OutDir = filepath.Join(t.TempDir(), "run")
 	c.Steps = 3
-	c.LoRA = trainer.LoRAConfig{Rank: 4, Alpha: 8, Targets: []string{"q", "v", "o"}}
+	c.LoRA = model.LoRA{Rank: 4, Alpha: 8, Targets: []string{"q", "v", "o"}}
 	c.Rollout = trainer.RolloutConfig{TasksPerStep: 1, GroupSize: 2, MaxTurns: 2, History: "full", LastN: 2, ShowAdmissible: true, Context: 2048, InvalidPenalty: 0.1, EnvRetries: 2, EnvBackoff: 1, MaxFailedShare: 0.5}
 	c.Sampling = trainer.SamplingConfig{Temperature: 1, TopP: 1, MaxTokens: 8}
 	c.Eval = trainer.EvalConfig{Every: 2, Tasks: 1, Split: "test", Temperature: 0, Teacher: true}

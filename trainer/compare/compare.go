@@ -1,10 +1,10 @@
-// Command comparetable reads the runs of scripts/compare.sh, laid out as
-// ROOT/ENV/VARIANT-sSEED/, and writes ROOT/results.md and ROOT/ENV-success.svg.
+// Package compare reads the runs of scripts/compare.sh, laid out as
+// ENV/VARIANT-sSEED/, and writes results.md and ENV-success.svg (atod compare).
 // Every figure comes from the runs' metrics.jsonl: held-out success per method
 // with 95% bootstrap intervals over seeds × tasks, ATOD's paired differences
 // with the others (same seeds, same tasks: eval.seed fixed), the RL phase's
 // group statistics, and success vs step with bands.
-package main
+package compare
 
 import (
 	"fmt"
@@ -33,19 +33,10 @@ type run struct {
 	wallS    float64 // compare.sh's wall_s file; 0 when absent
 }
 
-func main() {
-	if len(os.Args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: comparetable ROOT")
-		os.Exit(2)
-	}
-	if err := write(os.Args[1]); err != nil {
-		fmt.Fprintln(os.Stderr, "comparetable:", err)
-		os.Exit(1)
-	}
-}
-
-func write(root string) error {
-	byEnv, err := readRuns(root)
+// Write reads the run directories dirs, each ENV/VARIANT-sSEED (others are
+// skipped), and writes out/results.md and out/ENV-success.svg.
+func Write(out string, dirs []string) error {
+	byEnv, err := readRuns(dirs)
 	if err != nil {
 		return err
 	}
@@ -55,26 +46,23 @@ func write(root string) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", env, err)
 		}
-		if err := os.WriteFile(filepath.Join(root, env+"-success.svg"), []byte(svg), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(out, env+"-success.svg"), []byte(svg), 0o644); err != nil {
 			return err
 		}
 	}
-	return os.WriteFile(filepath.Join(root, "results.md"), []byte(b.String()), 0o644)
+	return os.WriteFile(filepath.Join(out, "results.md"), []byte(b.String()), 0o644)
 }
 
-// readRuns reads ROOT/ENV/VARIANT-sSEED/ into env → variant → runs (seed order).
-func readRuns(root string) (map[string]map[string][]run, error) {
-	paths, err := filepath.Glob(filepath.Join(root, "*", "*", "metrics.jsonl"))
-	if err != nil {
-		return nil, err
-	}
+// readRuns reads the ENV/VARIANT-sSEED directories among dirs into env →
+// variant → runs (seed order).
+func readRuns(dirs []string) (map[string]map[string][]run, error) {
 	byEnv := map[string]map[string][]run{}
-	for _, p := range paths {
-		dir := filepath.Dir(p)
+	for _, dir := range dirs {
+		dir = filepath.Clean(dir)
 		name := filepath.Base(dir)
 		i := strings.LastIndex(name, "-s")
 		seed, err := strconv.Atoi(name[i+2:])
-		if i <= 0 || err != nil {
+		if _, statErr := os.Stat(filepath.Join(dir, "metrics.jsonl")); i <= 0 || err != nil || statErr != nil {
 			continue // not a compare.sh run
 		}
 		cfg, err := trainer.RunConfig(dir)
@@ -95,7 +83,7 @@ func readRuns(root string) (map[string]map[string][]run, error) {
 		byEnv[env][name[:i]] = append(byEnv[env][name[:i]], r)
 	}
 	if len(byEnv) == 0 {
-		return nil, fmt.Errorf("no runs under %s", root)
+		return nil, fmt.Errorf("none of the %d directories is a compare run (ENV/VARIANT-sSEED)", len(dirs))
 	}
 	for _, vs := range byEnv {
 		for _, rs := range vs {

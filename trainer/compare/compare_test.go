@@ -1,4 +1,4 @@
-package main
+package compare
 
 import (
 	"fmt"
@@ -24,6 +24,15 @@ func writeRun(t *testing.T, root, name string, evalSeed int, lines ...string) {
 	}
 }
 
+// runDirs are the run directories under root, as a shell's root/*/*/ lists them.
+func runDirs(t *testing.T, root string) []string {
+	dirs, err := filepath.Glob(filepath.Join(root, "*", "*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dirs
+}
+
 func eval(step int, model, won string) string {
 	return fmt.Sprintf(`{"kind":"eval","step":%d,"model":%q,"tasks":%d,"won":%q}`, step, model, len(won), won)
 }
@@ -40,7 +49,7 @@ func TestTableFromRuns(t *testing.T) {
 		writeRun(t, root, fmt.Sprintf("opd-s%d", s), 7, eval(0, "student", "1000"),
 			train(1, 0, 1), train(2, 0, 1), eval(2, "student", "1000"))
 	}
-	if err := write(root); err != nil {
+	if err := Write(root, runDirs(t, root)); err != nil {
 		t.Fatal(err)
 	}
 	b, err := os.ReadFile(filepath.Join(root, "results.md"))
@@ -69,7 +78,7 @@ func TestTableFromRuns(t *testing.T) {
 	// A sweep of one method, without a teacher evaluation.
 	only := t.TempDir()
 	writeRun(t, only, "opd-s1", 7, eval(0, "student", "1000"), train(1, 0, 1), eval(1, "student", "1100"))
-	if err := write(only); err != nil {
+	if err := Write(only, runDirs(t, only)); err != nil {
 		t.Fatal(err)
 	}
 	if b, _ := os.ReadFile(filepath.Join(only, "results.md")); !strings.Contains(string(b), "| teacher | 0 | | | (no runs) |") {
@@ -78,7 +87,7 @@ func TestTableFromRuns(t *testing.T) {
 
 	// Different eval seeds: no paired differences.
 	writeRun(t, root, "opd-s3", 8, eval(0, "student", "1000"), train(1, 0, 1), eval(1, "student", "1000"))
-	if err := write(root); err != nil {
+	if err := Write(root, runDirs(t, root)); err != nil {
 		t.Fatal(err)
 	}
 	if b, _ := os.ReadFile(filepath.Join(root, "results.md")); !strings.Contains(string(b), "(none: the runs drew") {
