@@ -83,7 +83,7 @@ func readEval(t *testing.T, runDir, model string) []EvalMetrics {
 }
 
 func TestLoopOPDLowersKLAndLearns(t *testing.T) {
-	cfg := fakeConfig(t, "steps=15", "schedule.shape=\"constant\"", "schedule.lambda0=0.0", "rollout.max_turns=3")
+	cfg := fakeConfig(t, "steps=15", "method=opd", "rollout.max_turns=3")
 	op := &fakeOpener{lr: 30}
 	env := fake.Echo{Turns: 3}
 	sum, err := Run(cfg, RunOptions{Open: op.open, Env: env, Log: io.Discard})
@@ -150,7 +150,7 @@ func TestLoopOPDLowersKLAndLearns(t *testing.T) {
 }
 
 func TestLoopGRPOLearns(t *testing.T) {
-	cfg := fakeConfig(t, "steps=25", "schedule.shape=\"constant\"", "schedule.lambda0=1.0", "tdur.enabled=false",
+	cfg := fakeConfig(t, "steps=25", "method=grpo",
 		"rollout.max_turns=1", "rollout.group_size=8", "eval.every=0", "eval.teacher=false")
 	op := &fakeOpener{lr: 30}
 	if _, err := Run(cfg, RunOptions{Open: op.open, Env: fake.Echo{Turns: 1}, Log: io.Discard}); err != nil {
@@ -170,7 +170,7 @@ func TestLoopGRPOLearns(t *testing.T) {
 func TestResumeMatchesUninterrupted(t *testing.T) {
 	for _, history := range []string{"full", "last"} {
 		t.Run(history, func(t *testing.T) {
-			sets := []string{"steps=4", "checkpoint.every=2", "eval.every=2", "rollout.history=" + history, "tdur.disagreement=topk_kl", "tdur.topk=3"}
+			sets := []string{"steps=4", "checkpoint.every=2", "eval.every=2", "rollout.history=" + history, "method=atod-convex", "tdur.disagreement=topk_kl", "tdur.topk=3"}
 			a := fakeConfig(t, sets...)
 			env := fake.Echo{Turns: 3}
 			if _, err := Run(a, RunOptions{Open: (&fakeOpener{lr: 1}).open, Env: env, Log: io.Discard}); err != nil {
