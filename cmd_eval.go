@@ -19,7 +19,7 @@ func init() {
 	commands = append(commands, &cli.Command{
 		Name:      "eval",
 		Usage:     "play held-out tasks with the student (optionally with an adapter) or the teacher",
-		ArgsUsage: "CONFIG [--model student|teacher] [--adapter FILE] [--split S] [--tasks N] [--temperature T] [--set key=value]...",
+		ArgsUsage: "CONFIG [--model student|teacher] [--adapter FILE] [--split S] [--tasks N] [--temperature T] [--method NAME] [--set key=value]...",
 		Description: "The env, prompt format, sampling and backend come from CONFIG; the result is printed as one JSON line.\n" +
 			"--adapter takes a LoRA GGUF, e.g. RUN_DIR/ckpt/step-N/adapter.gguf.",
 		Flags: []cli.Flag{
@@ -30,9 +30,10 @@ func init() {
 			&cli.Float64Flag{Name: "temperature", Value: -1, Usage: "sampling temperature (default: eval.temperature)"},
 			&cli.StringFlag{Name: "transcripts", Usage: "write every episode (observations, replies) to this JSONL file"},
 			&cli.GenericFlag{Name: "set", Usage: "override a config key (repeatable)", Value: &setList{}},
+			methodFlag(),
 		},
 		Action: func(c *cli.Context) error {
-			sets := *c.Generic("set").(*setList)
+			sets := methodSets(c)
 			model, adapter, args := c.String("model"), c.String("adapter"), c.Args().Slice()
 			if len(args) != 1 {
 				return errors.New("usage: atod eval CONFIG [flags]")
