@@ -16,6 +16,8 @@ import (
 // fakeOpener builds fresh fakes; last keeps them for inspection.
 type fakeOpener struct {
 	lr       float64
+	bias     fake.Bias // the student's untrained logits
+	wrong    []int32   // cues the teacher gets wrong
 	nanAt    int
 	nanScore bool
 	last     *Models
@@ -23,9 +25,9 @@ type fakeOpener struct {
 
 func (f *fakeOpener) open(cfg *Config, need Need) (*Models, error) {
 	m := &Models{
-		Student: &fake.LM{Seqs: need.NSeq, Ctx: cfg.Rollout.Context},
-		Teacher: &fake.LM{Seqs: need.NSeq, Ctx: cfg.Rollout.Context, Teacher: true, NaNScore: f.nanScore},
-		Learner: &fake.Learner{LR: f.lr, NaNAt: f.nanAt},
+		Student: &fake.LM{Seqs: need.NSeq, Ctx: cfg.Rollout.Context, Bias: f.bias},
+		Teacher: &fake.LM{Seqs: need.NSeq, Ctx: cfg.Rollout.Context, Teacher: true, Wrong: f.wrong, NaNScore: f.nanScore},
+		Learner: &fake.Learner{LR: f.lr, NaNAt: f.nanAt, Bias: f.bias},
 	}
 	f.last = m
 	return m, nil

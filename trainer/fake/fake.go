@@ -126,6 +126,9 @@ func logSoftmax(l []float64) []float64 {
 	return out
 }
 
+// Dist is log π over the action tokens ('0'..'9', <|im_end|>) given prefix.
+func (m *LM) Dist(prefix []int32) []float64 { return logSoftmax(m.logits(prefix)) }
+
 // logProb of tok given prefix over the full vocabulary (non-action tokens ≈ impossible).
 func (m *LM) logProb(prefix []int32, tok int32) float64 {
 	a := actionIndex(tok)
