@@ -30,6 +30,7 @@ func init() {
 			&cli.Float64Flag{Name: "temperature", Value: -1, Usage: "sampling temperature (default: eval.temperature)"},
 			&cli.StringFlag{Name: "transcripts", Usage: "write every episode (observations, replies) to this JSONL file"},
 			setFlag(),
+			methodFlag(),
 		},
 		Action: runEval,
 	})

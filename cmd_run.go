@@ -17,12 +17,15 @@ func init() {
 	commands = append(commands, &cli.Command{
 		Name:      "run",
 		Usage:     "train a student with ATOD (OPD annealed into GRPO, T-DUR); writes a run directory",
-		ArgsUsage: "CONFIG [--set key=value]... [--resume RUN_DIR]",
+		ArgsUsage: "CONFIG [--method NAME] [--set key=value]... [--resume RUN_DIR]",
 		Description: "CONFIG is a TOML file (keys: docs/config.md). --set overrides any dotted key, the value parsed as TOML\n" +
 			"(else taken as a string), e.g. --set schedule.shape=linear --set rollout.group_size=8.\n" +
+			"--method NAME picks the algorithm's preset (atod, opd, grpo, atod-no-tdur, atod-no-anneal, atod-convex)\n" +
+			"in place of the config's method key; the config's own keys and --set still override it.\n" +
 			"--resume RUN_DIR continues a run from its last checkpoint (CONFIG defaults to RUN_DIR/config.toml).",
 		Flags: []cli.Flag{
 			setFlag(),
+			methodFlag(),
 			&cli.StringFlag{Name: "resume", Usage: "continue the run in this directory from its last checkpoint"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "print the memory plan and stop"},
 		},

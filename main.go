@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/atod-dev/atod/trainer"
 )
 
 // commands is filled by the cmd_*.go files of this package, one command each.
@@ -26,8 +28,20 @@ func setFlag() cli.Flag {
 	return &cli.GenericFlag{Name: "set", Usage: "override a config key, key=value with the value parsed as TOML (repeatable)", Value: &setList{}}
 }
 
-// sets returns the --set values given to c.
-func sets(c *cli.Context) []string { return append([]string(nil), *c.Generic("set").(*setList)...) }
+// methodFlag is --method NAME: the algorithm's preset (trainer.Methods), in place of the config's method key.
+func methodFlag() cli.Flag {
+	return &cli.StringFlag{Name: "method", Usage: "the algorithm's preset, replacing the config's method key: " + strings.Join(trainer.Methods, ", ")}
+}
+
+// sets returns the --set values given to c, and --method as method=NAME, which trainer.ResolveConfig
+// applies under the config file's keys.
+func sets(c *cli.Context) []string {
+	s := append([]string(nil), *c.Generic("set").(*setList)...)
+	if m := c.String("method"); m != "" {
+		s = append(s, "method="+m)
+	}
+	return s
+}
 
 // optFlag is the --opt flag of the commands that build an env without a run config.
 func optFlag() cli.Flag {

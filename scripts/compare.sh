@@ -2,7 +2,7 @@
 # The comparison table: for each env, at the same step budget and over several
 # seeds, GRPO, OPD, ATOD without T-DUR and ATOD train the same student from the
 # same teacher (the env's config, config.toml or configs/ENV.toml, with the
-# method's --set overrides of the schedule and T-DUR). Every run plays the same
+# variant's --method and its few --set overrides). Every run plays the same
 # EVAL_TASKS held-out tasks (eval.seed = EVAL_SEED), so outcomes pair up by seed
 # and task; the teacher and the student at start are the step-0 evaluations of
 # the ATOD runs. Writes RUNS/results.md (held-out success with 95% bootstrap
@@ -34,20 +34,26 @@ if [ ${#ENVS[@]} -eq 0 ]; then
 fi
 [ ${#ENVS[@]} -gt 0 ] || { echo "no models: run scripts/build-tiny-models.sh" >&2; exit 1; }
 
-# Each env's ATOD run; the methods below change only the λ schedule and T-DUR.
+# Each env's ATOD run; a variant is a method preset (atod run --method) and --set overrides.
 declare -A CONFIGS=(
 	[household]=config.toml
 	[webshop]=configs/webshop.toml
 	[searchqa]=configs/searchqa.toml
 )
 declare -A METHODS=(
-	[grpo]="schedule.shape=constant schedule.lambda0=1 schedule.lambda1=1 tdur.enabled=false"
-	[opd]="schedule.shape=constant schedule.lambda0=0 schedule.lambda1=0 tdur.enabled=false"
-	[atod-no-tdur]="tdur.enabled=false"
-	[atod]=""
+	[grpo]="grpo"
+	[opd]="opd"
+	[atod-no-tdur]="atod-no-tdur"
+	[atod-no-anneal]="atod-no-anneal"
+	[atod-convex]="atod-convex"
+	[atod]="atod"
 	# Dr. GRPO's advantage (no std normalisation), for the RL-phase comparisons of docs/results.md.
-	[grpo-nostd]="schedule.shape=constant schedule.lambda0=1 schedule.lambda1=1 tdur.enabled=false grpo.std_norm=false"
-	[atod-nostd]="grpo.std_norm=false"
+	[grpo-nostd]="grpo grpo.std_norm=false"
+	[atod-nostd]="atod grpo.std_norm=false"
+	# The levers of scripts/levers.sh: Dr. GRPO with groups without reward signal dropped,
+	# truncated importance weights.
+	[atod-drgrpo-filter]="atod grpo.std_norm=false grpo.filter_groups=true"
+	[atod-tis]="atod loss.tis_cap=2"
 )
 
 # run_one ENV VARIANT SEED: one training run, kept when it already finished.
@@ -59,8 +65,9 @@ run_one() {
 	# The teacher plays the same tasks greedily in every run: once per seed is enough.
 	[ "$variant" = atod ] || sets+=(--set "eval.teacher=false")
 	[ -n "${METHODS[$variant]+set}" ] || { echo "unknown variant $variant: want one of ${!METHODS[*]}" >&2; return 1; }
-	local kv
-	for kv in ${METHODS[$variant]} ${EXTRA:-}; do sets+=(--set "$kv"); done
+	local spec=(${METHODS[$variant]}) kv
+	sets+=(--method "${spec[0]}")
+	for kv in "${spec[@]:1}" ${EXTRA:-}; do sets+=(--set "$kv"); done
 	if [ -f "$dir/report.md" ] && grep -q '"model":"student"' "$dir/metrics.jsonl" 2>/dev/null &&
 		[ "$(grep -c '"kind":"train"' "$dir/metrics.jsonl")" -ge "$STEPS" ]; then
 		echo "== $dir: done, kept"

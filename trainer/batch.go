@@ -13,19 +13,21 @@ import (
 // batch is a step's training input and the figures it was computed from.
 type batch struct {
 	seqs      []model.TrainSeq
+	lpS       [][]float32   // per train sequence, the sampler's lp_s where Mask (for TIS and the mismatch)
 	returns   []float64     // R_i per episode
 	advRL     []float64     // a_rl(i) per episode
 	turnW     [][]float64   // w_k per episode and turn
-	tokW      [][][]float32 // A(t) per episode, turn and action token
+	tokW      [][][]float32 // the learner's weight per episode, turn and action token
 	revKL     float64       // mean lp_s − lp_t over action tokens
 	groups    groupStats
 	tokens    int // action tokens
 	nonFinite int // tokens whose weight came out NaN/Inf (set to 0)
 }
 
-// buildBatch turns scored episodes into per-token weights
-// A(t) = (1 − λ)·κ_opd·w_k·a_opd(t) + λ·a_rl(i) on the action tokens.
-func buildBatch(cfg *Config, eps []*rollout.Episode, lambda float64) batch {
+// buildBatch turns scored episodes into the learner's per-token weights on the
+// action tokens: A_t = κ·κ_opd·w_k·a_opd(t) + ρ·a_rl(i), times the loss
+// aggregation's scale (atod.AggregationScale, over the episodes with action tokens).
+func buildBatch(cfg *Config, eps []*rollout.Episode, kappa, rho float64) batch {
 	var b batch
 	b.returns = make([]float64, len(eps))
 	groups := map[int][]int{}
@@ -44,34 +46,33 @@ func buildBatch(cfg *Config, eps []*rollout.Episode, lambda float64) batch {
 		for j, i := range idx {
 			rs[j] = b.returns[i]
 		}
+		flat := b.groups.add(eps, idx, rs)
+		if flat && cfg.GRPO.FilterGroups {
+			b.groups.filtered++
+			continue // no reward signal: out of the RL term
+		}
 		for j, a := range atod.GRPOAdvantages(rs, cfg.GRPO.StdNorm, cfg.GRPO.Eps) {
 			b.advRL[idx[j]] = a
 		}
-		b.groups.add(eps, idx, rs)
 	}
 	b.groups.finish(b.advRL)
 
 	stats := make([][]atod.TurnStat, len(eps))
+	epTokens := make([]int, len(eps))
 	var klSum float64
+	live := 0
 	for i, e := range eps {
 		stats[i] = make([]atod.TurnStat, len(e.Turns))
 		for k, t := range e.Turns {
-			s := atod.TurnStat{Tokens: t.N}
+			stats[i][k] = cfg.TDUR.Stat(t.LpS[:t.N], t.LpT[:t.N], t.Ent[:t.N], t.KL)
 			for j := 0; j < t.N; j++ {
-				d := float64(t.LpS[j]) - float64(t.LpT[j])
-				klSum += d
-				if t.KL != nil {
-					d = t.KL[j]
-				}
-				s.D += d
-				s.U += float64(t.Ent[j])
+				klSum += float64(t.LpS[j]) - float64(t.LpT[j])
 			}
-			if t.N > 0 {
-				s.D /= float64(t.N)
-				s.U /= float64(t.N)
-			}
-			stats[i][k] = s
-			b.tokens += t.N
+			epTokens[i] += t.N
+		}
+		b.tokens += epTokens[i]
+		if epTokens[i] > 0 {
+			live++
 		}
 	}
 	if b.tokens > 0 {
@@ -92,8 +93,10 @@ func buildBatch(cfg *Config, eps []*rollout.Episode, lambda float64) batch {
 	b.tokW = make([][][]float32, len(eps))
 	for i, e := range eps {
 		b.tokW[i] = make([][]float32, len(e.Turns))
+		scale := atod.AggregationScale(cfg.Loss.Aggregation, b.tokens, live, epTokens[i])
 		for si, toks := range e.Seqs {
 			seq := model.TrainSeq{Tokens: toks, Mask: make([]bool, len(toks)), Weights: make([]float32, len(toks))}
+			lpS := make([]float32, len(toks))
 			any := false
 			for k, t := range e.Turns {
 				if t.Seq != si {
@@ -101,19 +104,20 @@ func buildBatch(cfg *Config, eps []*rollout.Episode, lambda float64) batch {
 				}
 				for j := 0; j < t.N; j++ {
 					aOPD := atod.OPDAdvantage(float64(t.LpT[j]), float64(t.LpS[j]), cfg.OPD.Clip)
-					w := atod.TokenWeight(lambda, cfg.OPD.Kappa, b.turnW[i][k], aOPD, b.advRL[i])
+					w := scale * atod.TokenWeight(kappa, rho, cfg.OPD.Kappa, b.turnW[i][k], aOPD, b.advRL[i])
 					if math.IsNaN(w) || math.IsInf(w, 0) {
 						w = 0
 						b.nonFinite++
 					}
 					seq.Mask[t.Start+j] = true
 					seq.Weights[t.Start+j] = float32(w)
+					lpS[t.Start+j] = t.LpS[j]
 					b.tokW[i][k] = append(b.tokW[i][k], float32(w))
 					any = true
 				}
 			}
 			if any {
-				b.seqs = append(b.seqs, seq)
+				b.seqs, b.lpS = append(b.seqs, seq), append(b.lpS, lpS)
 			}
 		}
 	}
@@ -126,24 +130,28 @@ func buildBatch(cfg *Config, eps []*rollout.Episode, lambda float64) batch {
 // only by the penalty (with std normalisation, as hard as a group with a win).
 type groupStats struct {
 	n, noSignal, penaltyOnly int
+	filtered                 int     // left out of the RL term (grpo.filter_groups)
 	retStd                   float64 // mean over groups of the population std of R
 	advAbs                   float64 // mean |a_rl| over episodes
 }
 
-func (g *groupStats) add(eps []*rollout.Episode, idx []int, returns []float64) {
+// add counts one group and says whether its episodes all scored the same
+// (no reward signal: equal returns, or returns that differ by the penalty alone).
+func (g *groupStats) add(eps []*rollout.Episode, idx []int, returns []float64) (flat bool) {
 	g.n++
 	_, std := atod.MeanStd(returns)
 	g.retStd += std
 	if slices.Min(returns) == slices.Max(returns) {
 		g.noSignal++
-		return
+		return true
 	}
 	for _, i := range idx[1:] {
 		if eps[i].Score != eps[idx[0]].Score {
-			return
+			return false
 		}
 	}
 	g.penaltyOnly++
+	return true
 }
 
 func (g *groupStats) finish(adv []float64) {
@@ -160,19 +168,31 @@ func (g *groupStats) finish(adv []float64) {
 // by length so that sequences of very different lengths do not pad each other;
 // a sequence longer than the budget is a micro-batch of its own.
 func MicroBatches(seqs []model.TrainSeq, budget int) [][]model.TrainSeq {
+	var out [][]model.TrainSeq
+	for _, idx := range microIndex(seqs, budget) {
+		mb := make([]model.TrainSeq, len(idx))
+		for j, i := range idx {
+			mb[j] = seqs[i]
+		}
+		out = append(out, mb)
+	}
+	return out
+}
+
+// microIndex is MicroBatches as indices into seqs.
+func microIndex(seqs []model.TrainSeq, budget int) [][]int {
 	order := make([]int, len(seqs))
 	for i := range order {
 		order[i] = i
 	}
 	sort.SliceStable(order, func(a, b int) bool { return len(seqs[order[a]].Tokens) < len(seqs[order[b]].Tokens) })
-	var out [][]model.TrainSeq
-	var cur []model.TrainSeq
+	var out [][]int
+	var cur []int
 	for _, i := range order {
-		s := seqs[i]
-		if len(cur) > 0 && (len(cur)+1)*len(s.Tokens) > budget { // sorted: s is the longest so far
+		if len(cur) > 0 && (len(cur)+1)*len(seqs[i].Tokens) > budget { // sorted: seqs[i] is the longest so far
 			out, cur = append(out, cur), nil
 		}
-		cur = append(cur, s)
+		cur = append(cur, i)
 	}
 	if len(cur) > 0 {
 		out = append(out, cur)

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -23,6 +24,9 @@ import (
 
 // Config is one run; every key is documented in docs/config.md.
 type Config struct {
+	// Method is the preset under the file's keys (method.go); Hash leaves it
+	// out, since the keys it set are hashed themselves.
+	Method string `toml:"method,omitempty"`
 	Seed   int64  `toml:"seed"`
 	Steps  int    `toml:"steps"`
 	OutDir string `toml:"out_dir"`
@@ -37,6 +41,7 @@ type Config struct {
 	TDUR       atod.TDUR        `toml:"tdur"`
 	OPD        OPDConfig        `toml:"opd"`
 	GRPO       GRPOConfig       `toml:"grpo"`
+	Loss       LossConfig       `toml:"loss,omitempty"`
 	Optim      model.Optim      `toml:"optim"`
 	Eval       EvalConfig       `toml:"eval"`
 	Checkpoint CheckpointConfig `toml:"checkpoint"`
@@ -77,12 +82,22 @@ type SamplingConfig struct {
 
 type OPDConfig struct {
 	Kappa float64 `toml:"kappa"` // κ_opd
-	Clip  float64 `toml:"clip"`  // c
+	Clip  float64 `toml:"clip"`  // c; 0 = unclipped
 }
 
 type GRPOConfig struct {
 	StdNorm bool    `toml:"std_norm"`
 	Eps     float64 `toml:"eps"`
+	// FilterGroups leaves groups whose episodes all scored the same out of the
+	// RL term (DAPO's dynamic sampling without resampling): their returns differ
+	// by the invalid-action penalty at most.
+	FilterGroups bool `toml:"filter_groups,omitempty"`
+}
+
+// LossConfig is how the token advantages become the learner's weights.
+type LossConfig struct {
+	Aggregation string  `toml:"aggregation,omitempty"` // sequence | token
+	TISCap      float64 `toml:"tis_cap,omitzero"`      // C of min(π_learner/π_sampler, C); 0 = off
 }
 
 type EvalConfig struct {
@@ -115,16 +130,17 @@ type BackendConfig struct {
 
 // DefaultConfig is the base every config file overrides.
 func DefaultConfig() Config {
-	return Config{
+	c := Config{
 		Seed: 1, Steps: 20, OutDir: "runs/atod",
 		LoRA: model.LoRA{Rank: 8, Alpha: 16, Targets: []string{"q", "k", "v", "o"}},
 		Env:  EnvConfig{Name: "household", Options: map[string]any{}},
 		Rollout: RolloutConfig{TasksPerStep: 4, GroupSize: 4, MaxTurns: 8, History: "full", LastN: 2, ShowAdmissible: true, Context: 2048, InvalidPenalty: 0.1,
 			EnvRetries: 2, EnvBackoff: 1, MaxFailedShare: 0.5},
-		Sampling:   SamplingConfig{Temperature: 1, TopP: 1, MaxTokens: 64},
-		Schedule:   atod.Schedule{Shape: "cosine", Lambda0: 0, Lambda1: 1, AnnealSteps: 20, Kappa: 5},
-		TDUR:       atod.TDUR{Enabled: true, Beta: 0.5, Tau: 1, WMin: 0.25, WMax: 4, Disagreement: "logratio", TopK: 8},
-		OPD:        OPDConfig{Kappa: 1, Clip: 5},
+		Sampling: SamplingConfig{Temperature: 1, TopP: 1, MaxTokens: 64},
+		// T = 80 of 150 steps in the paper: 11 of the default 20.
+		Schedule:   atod.Schedule{Lambda0: 0, Lambda1: 1, AnnealSteps: 11, Kappa: 5},
+		TDUR:       atod.TDUR{Beta: 0.5, Tau: 1, WMin: 0.25, WMax: 4, Disagreement: "logratio", TopK: 8},
+		OPD:        OPDConfig{Kappa: 1},
 		GRPO:       GRPOConfig{StdNorm: true, Eps: 1e-6},
 		Optim:      model.Optim{LR: 1e-3, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, ClipNorm: 1, MinLRRatio: 0.1, MicroTokens: 4096, Recompute: true, KeepMLPMB: 1024},
 		Eval:       EvalConfig{Every: 10, Tasks: 16, Split: "test", Teacher: true},
@@ -132,9 +148,12 @@ func DefaultConfig() Config {
 		Record:     RecordConfig{Episodes: 2, Eval: true},
 		Backend:    BackendConfig{Device: "auto", GPULayers: -1, MemoryCheck: true, ShareBase: "auto"},
 	}
+	_ = applyMethod(&c, DefaultMethod)
+	return c
 }
 
-// LoadConfig reads a TOML config over DefaultConfig, applies `key=value`
+// LoadConfig reads a TOML config over DefaultConfig and its method's preset
+// (a method=NAME among sets replaces the file's), applies `key=value`
 // overrides (dotted keys; the value is parsed as TOML, else taken as a string),
 // resolves model paths relative to the file, and validates. Unknown keys and
 // wrong types are errors naming the key.
@@ -152,10 +171,20 @@ func LoadConfig(path string, sets []string) (*Config, error) {
 // ResolveConfig is LoadConfig without the validation, for callers that change
 // the config first (atod eval needs only the model it plays).
 func ResolveConfig(path string, sets []string) (Config, error) {
-	cfg, err := ReadConfig(path)
+	method := ""
+	var rest []string
+	for _, s := range sets {
+		if k, v, _ := strings.Cut(s, "="); strings.TrimSpace(k) == "method" {
+			method = strings.Trim(strings.TrimSpace(v), `"'`)
+		} else {
+			rest = append(rest, s)
+		}
+	}
+	cfg, err := readConfig(path, method)
 	if err != nil {
 		return cfg, err
 	}
+	sets = rest
 	if err := cfg.Apply(sets); err != nil {
 		return cfg, err
 	}
@@ -171,21 +200,56 @@ func ResolveConfig(path string, sets []string) (Config, error) {
 	return cfg, nil
 }
 
-// ReadConfig decodes the config file at path over the defaults, rejecting
-// unknown keys, without resolving or validating it.
-func ReadConfig(path string) (Config, error) {
+// ReadConfig decodes the config file at path over the defaults and its
+// method's preset, rejecting unknown keys, without resolving or validating it.
+func ReadConfig(path string) (Config, error) { return readConfig(path, "") }
+
+// readConfig is ReadConfig with the method, when not "", replacing the file's.
+func readConfig(path, method string) (Config, error) {
 	cfg := DefaultConfig()
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return cfg, fmt.Errorf("config: %w", err)
 	}
+	if method == "" {
+		if method, err = fileMethod(string(data)); err != nil {
+			return cfg, fmt.Errorf("config %s: %w", path, err)
+		}
+	}
+	if err := applyMethod(&cfg, method); err != nil {
+		return cfg, fmt.Errorf("config %s: %w", path, err)
+	}
 	if err := decodeStrict(string(data), &cfg); err != nil {
 		return cfg, fmt.Errorf("config %s: %w", path, err)
 	}
+	cfg.Method = method
 	return cfg, nil
 }
 
-// Apply applies `key=value` overrides, e.g. "schedule.shape=linear".
+// fileMethod is the method a config file names; a file that names none but
+// sets schedule.lambda0 or lambda1 without schedule.form was written for the
+// convex form (every run directory from before the method key is), so it
+// reads as atod-convex and resumes as it was started; any other, the default.
+func fileMethod(doc string) (string, error) {
+	var raw map[string]any
+	if _, err := toml.Decode(doc, &raw); err != nil {
+		return "", err
+	}
+	if m, ok := raw["method"]; ok {
+		name, ok := m.(string)
+		if !ok {
+			return "", fmt.Errorf("key method: want a string, got %v", m)
+		}
+		return name, nil
+	}
+	if s, ok := raw["schedule"].(map[string]any); ok && s["form"] == nil && (s["lambda0"] != nil || s["lambda1"] != nil) {
+		return "atod-convex", nil
+	}
+	return DefaultMethod, nil
+}
+
+// Apply applies `key=value` overrides in order, e.g. "schedule.shape=linear";
+// "method=NAME" applies that preset over what is set so far.
 func (c *Config) Apply(sets []string) error {
 	for _, s := range sets {
 		k, v, ok := strings.Cut(s, "=")
@@ -194,6 +258,12 @@ func (c *Config) Apply(sets []string) error {
 			return fmt.Errorf("--set %q: want key=value", s)
 		}
 		v = strings.TrimSpace(v)
+		if k == "method" {
+			if err := applyMethod(c, strings.Trim(v, `"'`)); err != nil {
+				return fmt.Errorf("--set %s: %w", s, err)
+			}
+			continue
+		}
 		err := decodeStrict(k+" = "+v, c)
 		if err != nil { // not a TOML value (or not one of the key's type): try it as a string
 			err = decodeStrict(k+" = "+tomlString(v), c)
@@ -246,11 +316,25 @@ func (c *Config) Encode() ([]byte, error) {
 // numbers to rounding), not what it computes. A name ending in ".*" is a whole table.
 var ResumeKeys = []string{"steps", "out_dir", "eval.*", "checkpoint.*", "record.*", "backend.*", "optim.recompute", "optim.keep_mlp_mb"}
 
-// Hash identifies the algorithmic part of a run: every key but ResumeKeys.
+// Hash identifies the algorithmic part of a run: every key but ResumeKeys and
+// method, a preset of keys the hash covers. Keys added with the method key are
+// left out at the values that reproduce what came before (convex schedule,
+// z-score T-DUR, per-token loss, levers off), so a run started before them
+// hashes as it did and resumes.
 func (c *Config) Hash() string {
 	d := *c
 	for _, k := range ResumeKeys {
 		zeroKey(reflect.ValueOf(&d).Elem(), strings.TrimSuffix(k, ".*"))
+	}
+	d.Method = ""
+	if s := &d.Schedule; s.Form == "convex" {
+		s.Form, s.KappaInit, s.KappaMin, s.RhoInit, s.RhoMax = "", 0, 0, 0, 0
+	}
+	if d.TDUR.Form == "zscore" {
+		d.TDUR.Form = ""
+	}
+	if d.Loss.Aggregation == "token" {
+		d.Loss.Aggregation = ""
 	}
 	b, _ := d.Encode()
 	h := sha256.Sum256(b)
@@ -272,24 +356,6 @@ func zeroKey(v reflect.Value, key string) {
 	}
 	panic("config has no key " + key)
 }
-
-// Method names the baseline a config is: "opd" (λ ≡ 0, T-DUR off), "grpo"
-// (λ ≡ 1), "atod-no-tdur", or "atod".
-func (c *Config) Method() string {
-	s := c.Schedule
-	switch {
-	case s.MaxLambda() == 0 && !c.TDUR.Enabled:
-		return "opd"
-	case s.Shape == "constant" && s.Lambda0 == 1 || s.Lambda0 == 1 && s.Lambda1 == 1:
-		return "grpo"
-	case !c.TDUR.Enabled:
-		return "atod-no-tdur"
-	}
-	return "atod"
-}
-
-// Lambda is λ(step).
-func (c *Config) Lambda(step int) float64 { return c.Schedule.Lambda(step) }
 
 // Validate checks every key `atod run` uses: ranges, and that both model files exist.
 func (c *Config) Validate() error {
@@ -339,7 +405,7 @@ func (c *Config) validate(sections ...string) error {
 		{"", c.Env.Name == "", "env.name is empty"},
 		{"", r.TasksPerStep < 1, fmt.Sprintf("rollout.tasks_per_step = %d: want ≥ 1", r.TasksPerStep)},
 		{"", r.GroupSize < 1, fmt.Sprintf("rollout.group_size = %d: want ≥ 1", r.GroupSize)},
-		{"schedule", r.GroupSize < 2 && c.Schedule.MaxLambda() > 0, fmt.Sprintf("rollout.group_size = %d: GRPO (λ can reach %v > 0) needs groups of ≥ 2", r.GroupSize, c.Schedule.MaxLambda())},
+		{"schedule", r.GroupSize < 2 && c.Schedule.MaxRho() > 0, fmt.Sprintf("rollout.group_size = %d: GRPO (ρ can reach %v > 0) needs groups of ≥ 2", r.GroupSize, c.Schedule.MaxRho())},
 		{"", r.MaxTurns < 1, fmt.Sprintf("rollout.max_turns = %d: want ≥ 1", r.MaxTurns)},
 		{"", r.History != "full" && r.History != "last", fmt.Sprintf("rollout.history = %q: want full or last", r.History)},
 		{"", r.History == "last" && r.LastN < 0, fmt.Sprintf("rollout.last_n = %d: want ≥ 0", r.LastN)},
@@ -353,7 +419,9 @@ func (c *Config) validate(sections ...string) error {
 		{"", c.Sampling.TopK < 0, fmt.Sprintf("sampling.top_k = %d: want ≥ 0", c.Sampling.TopK)},
 		{"", c.Sampling.MaxTokens < 1 || c.Sampling.MaxTokens >= r.Context, fmt.Sprintf("sampling.max_tokens = %d: want 1..rollout.context-1", c.Sampling.MaxTokens)},
 		{"opd", !(c.OPD.Kappa >= 0), fmt.Sprintf("opd.kappa = %v: want ≥ 0", c.OPD.Kappa)},
-		{"opd", !(c.OPD.Clip > 0), fmt.Sprintf("opd.clip = %v: want > 0", c.OPD.Clip)},
+		{"opd", !(c.OPD.Clip >= 0), fmt.Sprintf("opd.clip = %v: want ≥ 0 (0 = unclipped)", c.OPD.Clip)},
+		{"opd", c.Loss.Aggregation != "sequence" && c.Loss.Aggregation != "token", fmt.Sprintf("loss.aggregation = %q: want sequence or token", c.Loss.Aggregation)},
+		{"opd", !(c.Loss.TISCap >= 0) || math.IsInf(c.Loss.TISCap, 0), fmt.Sprintf("loss.tis_cap = %v: want ≥ 0 (0 = off)", c.Loss.TISCap)},
 		{"grpo", !(c.GRPO.Eps >= 0), fmt.Sprintf("grpo.eps = %v: want ≥ 0", c.GRPO.Eps)},
 		{"optim", !(c.Optim.LR > 0), fmt.Sprintf("optim.lr = %v: want > 0", c.Optim.LR)},
 		{"optim", !(c.Optim.Beta1 >= 0 && c.Optim.Beta1 < 1 && c.Optim.Beta2 >= 0 && c.Optim.Beta2 < 1), "optim.beta1/beta2: want [0, 1)"},

@@ -82,7 +82,12 @@ func TestBadConfigsFailFastNamingTheKey(t *testing.T) {
 		{"", []string{"teacher.model=missing.gguf"}, "teacher.model"},
 		{"", []string{"rollout.group_size=1"}, "needs groups of ≥ 2"},
 		{"", []string{"schedule.shape=wavy"}, "schedule.shape"},
-		{"", []string{"tdur.w_min=2"}, "tdur.w_min"},
+		{"", []string{"tdur.form=zscore", "tdur.w_min=2"}, "tdur.w_min"},
+		{"", []string{"tdur.form=softor"}, "tdur.form"},
+		{"", []string{"method=ppo"}, "method = \"ppo\": want one of atod, opd, grpo, atod-no-tdur, atod-no-anneal, atod-convex"},
+		{"method = \"sft\"\n", nil, "method = \"sft\""},
+		{"", []string{"loss.aggregation=mean"}, "loss.aggregation"},
+		{"", []string{"schedule.kappa_min=-1"}, "schedule.kappa_min"},
 		{"", []string{"backend.device=tpu"}, "backend.device"},
 	}
 	for _, c := range cases {
@@ -98,7 +103,7 @@ func TestBadConfigsFailFastNamingTheKey(t *testing.T) {
 	}
 	// G = 1 is fine for pure OPD.
 	p := writeConfig(t, "")
-	if _, err := LoadConfig(p, []string{"rollout.group_size=1", "schedule.shape=constant", "schedule.lambda0=0"}); err != nil {
+	if _, err := LoadConfig(p, []string{"rollout.group_size=1", "method=opd"}); err != nil {
 		t.Errorf("pure OPD with G = 1: %v", err)
 	}
 }
@@ -140,12 +145,8 @@ func TestResolveConfigDoesNotValidate(t *testing.T) {
 // The shipped configs parse, validate and run ATOD on their env's tiny models.
 func TestShippedConfigs(t *testing.T) {
 	for p, env := range map[string]string{"../config.toml": "household", "../configs/webshop.toml": "webshop", "../configs/searchqa.toml": "searchqa"} {
-		b, err := os.ReadFile(p)
+		c, err := ReadConfig(p)
 		if err != nil {
-			t.Fatal(err)
-		}
-		c := DefaultConfig()
-		if err := decodeStrict(string(b), &c); err != nil {
 			t.Fatalf("%s: %v", p, err)
 		}
 		if !strings.HasSuffix(c.Student.Model, "models/"+env+"-student.gguf") || !strings.HasSuffix(c.Teacher.Model, "models/"+env+"-teacher.gguf") {
@@ -156,7 +157,11 @@ func TestShippedConfigs(t *testing.T) {
 		if err := c.Validate(); err != nil {
 			t.Errorf("%s: %v", p, err)
 		}
-		if c.Env.Name != env || c.Backend.Device != "cpu" || !c.TDUR.Enabled || c.Schedule.MaxLambda() != 1 || c.Lambda(0) != 0 {
+		// The paper's ATOD: κ 1 → 0.1, ρ 1 → 2, soft-OR T-DUR, per-sequence loss, G = 8.
+		k0, r0 := c.Schedule.Coefficients(0)
+		k1, r1 := c.Schedule.Coefficients(c.Schedule.AnnealSteps)
+		if c.Method != "atod" || c.Env.Name != env || c.Backend.Device != "cpu" || !c.TDUR.Enabled || c.TDUR.Form != "paper" ||
+			k0 != 1 || r0 != 1 || !near(k1, 0.1, 1e-12) || r1 != 2 || c.Loss.Aggregation != "sequence" || c.OPD.Clip != 0 || c.Rollout.GroupSize != 8 {
 			t.Errorf("%s: %+v", p, c)
 		}
 	}
@@ -181,5 +186,98 @@ func TestResumeKeysAndHash(t *testing.T) {
 		if same := d.Hash() == base.Hash(); same != c.resumes {
 			t.Errorf("%s: hash unchanged %v, want %v", c.set, same, c.resumes)
 		}
+	}
+}
+
+// A run directory from before the method key: its config.toml (written by that
+// version, with the hash it checkpointed) names no method and sets the convex
+// schedule's keys. It reads as atod-convex, computes what it computed then, and
+// hashes as it did, so --resume accepts it; so does the config a resumed run
+// writes back.
+func TestLegacyRunConfigResumes(t *testing.T) {
+	const oldHash = "2f4de2f5f5b7635c" // Hash() of testdata/legacy-config.toml before the method key
+	c, err := ReadConfig("testdata/legacy-config.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Method != "atod-convex" || c.Schedule.Form != "convex" || c.TDUR.Form != "zscore" || c.Loss.Aggregation != "token" || c.OPD.Clip != 5 {
+		t.Errorf("legacy config read as %s: schedule %+v, tdur %+v, loss %+v, clip %v", c.Method, c.Schedule, c.TDUR, c.Loss, c.OPD.Clip)
+	}
+	// cosine λ 0 → 1 with warmup 3 over 12 steps: step 9 is x = 0.5, λ = 0.5.
+	for _, s := range []struct {
+		step int
+		rho  float64
+	}{{3, 0}, {9, 0.5}, {15, 1}} {
+		if k, r := c.Schedule.Coefficients(s.step); !near(r, s.rho, 1e-12) || !near(k, 1-s.rho, 1e-12) {
+			t.Errorf("step %d: κ, ρ = %v, %v, want λ = %v", s.step, k, r, s.rho)
+		}
+	}
+	if h := c.Hash(); h != oldHash {
+		t.Errorf("hash %s, want the checkpoint's %s", h, oldHash)
+	}
+	b, err := c.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "config.toml")
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	back, err := ReadConfig(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.Method != "atod-convex" || back.Hash() != oldHash {
+		t.Errorf("rewritten config: method %s hash %s", back.Method, back.Hash())
+	}
+}
+
+// A preset sits under the file, and explicit keys override it; --method (a
+// method=NAME set) replaces the file's method; a set method=NAME applies the
+// preset over what is set before it.
+func TestMethodPresets(t *testing.T) {
+	p := writeConfig(t, "method = \"atod\"\n[schedule]\nkappa_min = 0.3\n")
+	c, err := LoadConfig(p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k, r := c.Schedule.Coefficients(c.Schedule.AnnealSteps); c.Method != "atod" || !near(k, 0.3, 1e-12) || r != 2 {
+		t.Errorf("atod with kappa_min = 0.3: %s κ, ρ at T = %v, %v", c.Method, k, r)
+	}
+	want := map[string]struct {
+		k0, r0, kT, rT float64
+		tdur           bool
+	}{
+		"atod":           {1, 1, 0.3, 2, true}, // the file's kappa_min
+		"opd":            {1, 0, 1, 0, false},
+		"grpo":           {0, 1, 0, 2, false},
+		"atod-no-tdur":   {1, 1, 0.3, 2, false},
+		"atod-no-anneal": {1, 1, 1, 1, true},
+		"atod-convex":    {1, 0, 0, 1, true},
+	}
+	for _, m := range Methods {
+		c, err := LoadConfig(p, []string{"method=" + m})
+		if err != nil {
+			t.Fatalf("%s: %v", m, err)
+		}
+		w := want[m]
+		k0, r0 := c.Schedule.Coefficients(0)
+		kT, rT := c.Schedule.Coefficients(c.Schedule.Warmup + c.Schedule.AnnealSteps)
+		if m == "opd" || m == "grpo" || m == "atod-no-anneal" || m == "atod-convex" {
+			// the file's kappa_min is the coefficients form's κ_1; opd fixes κ, grpo zeroes it
+			if m == "grpo" {
+				w.kT = 0.3
+			}
+		}
+		if c.Method != m || !near(k0, w.k0, 1e-12) || !near(r0, w.r0, 1e-12) || !near(kT, w.kT, 1e-12) || !near(rT, w.rT, 1e-12) || c.TDUR.Enabled != w.tdur {
+			t.Errorf("%s: κ %v → %v, ρ %v → %v, T-DUR %v; want %+v", m, k0, kT, r0, rT, c.TDUR.Enabled, w)
+		}
+	}
+	// Apply takes a method in order: over the sets before it, under those after it.
+	if err := c.Apply([]string{"tdur.enabled=false", "method=atod", "schedule.rho_max=3"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, r := c.Schedule.Coefficients(100); !c.TDUR.Enabled || r != 3 {
+		t.Errorf("sets in order: T-DUR %v, ρ_max %v", c.TDUR.Enabled, r)
 	}
 }

@@ -16,6 +16,8 @@ import (
 // fakeOpener builds fresh fakes; last keeps them for inspection.
 type fakeOpener struct {
 	lr       float64
+	bias     fake.Bias // the student's untrained logits
+	wrong    []int32   // cues the teacher gets wrong
 	nanAt    int
 	nanScore bool
 	last     *Models
@@ -23,9 +25,9 @@ type fakeOpener struct {
 
 func (f *fakeOpener) open(cfg *Config, need Need) (*Models, error) {
 	m := &Models{
-		Student: &fake.LM{Seqs: need.NSeq, Ctx: cfg.Rollout.Context},
-		Teacher: &fake.LM{Seqs: need.NSeq, Ctx: cfg.Rollout.Context, Teacher: true, NaNScore: f.nanScore},
-		Learner: &fake.Learner{LR: f.lr, NaNAt: f.nanAt},
+		Student: &fake.LM{Seqs: need.NSeq, Ctx: cfg.Rollout.Context, Bias: f.bias},
+		Teacher: &fake.LM{Seqs: need.NSeq, Ctx: cfg.Rollout.Context, Teacher: true, Wrong: f.wrong, NaNScore: f.nanScore},
+		Learner: &fake.Learner{LR: f.lr, NaNAt: f.nanAt, Bias: f.bias},
 	}
 	f.last = m
 	return m, nil
@@ -83,7 +85,7 @@ func readEval(t *testing.T, runDir, model string) []EvalMetrics {
 }
 
 func TestLoopOPDLowersKLAndLearns(t *testing.T) {
-	cfg := fakeConfig(t, "steps=15", "schedule.shape=\"constant\"", "schedule.lambda0=0.0", "rollout.max_turns=3")
+	cfg := fakeConfig(t, "steps=15", "method=opd", "rollout.max_turns=3")
 	op := &fakeOpener{lr: 30}
 	env := fake.Echo{Turns: 3}
 	sum, err := Run(cfg, RunOptions{Open: op.open, Env: env, Log: io.Discard})
@@ -150,7 +152,7 @@ func TestLoopOPDLowersKLAndLearns(t *testing.T) {
 }
 
 func TestLoopGRPOLearns(t *testing.T) {
-	cfg := fakeConfig(t, "steps=25", "schedule.shape=\"constant\"", "schedule.lambda0=1.0", "tdur.enabled=false",
+	cfg := fakeConfig(t, "steps=25", "method=grpo",
 		"rollout.max_turns=1", "rollout.group_size=8", "eval.every=0", "eval.teacher=false")
 	op := &fakeOpener{lr: 30}
 	if _, err := Run(cfg, RunOptions{Open: op.open, Env: fake.Echo{Turns: 1}, Log: io.Discard}); err != nil {
@@ -170,7 +172,7 @@ func TestLoopGRPOLearns(t *testing.T) {
 func TestResumeMatchesUninterrupted(t *testing.T) {
 	for _, history := range []string{"full", "last"} {
 		t.Run(history, func(t *testing.T) {
-			sets := []string{"steps=4", "checkpoint.every=2", "eval.every=2", "rollout.history=" + history, "tdur.disagreement=topk_kl", "tdur.topk=3"}
+			sets := []string{"steps=4", "checkpoint.every=2", "eval.every=2", "rollout.history=" + history, "method=atod-convex", "tdur.disagreement=topk_kl", "tdur.topk=3"}
 			a := fakeConfig(t, sets...)
 			env := fake.Echo{Turns: 3}
 			if _, err := Run(a, RunOptions{Open: (&fakeOpener{lr: 1}).open, Env: env, Log: io.Discard}); err != nil {

@@ -18,7 +18,9 @@ import (
 type StepMetrics struct {
 	Kind         string    `json:"kind"` // "train"
 	Step         int       `json:"step"`
-	Lambda       float64   `json:"lambda"`
+	Lambda       float64   `json:"lambda"` // the RL share ρ/(κ + ρ): λ in the convex form
+	Kappa        float64   `json:"kappa"`  // κ(s), the OPD term's coefficient
+	Rho          float64   `json:"rho"`    // ρ(s), the RL term's coefficient
 	Success      float64   `json:"success"`
 	MeanReturn   float64   `json:"mean_return"`
 	EpisodeLen   float64   `json:"episode_len"`
@@ -40,6 +42,8 @@ type StepMetrics struct {
 	GroupsDrop   int       `json:"groups_dropped"`      // groups left out of the update for an episode the env kept failing
 	NoSignal     float64   `json:"groups_no_signal"`    // share of groups with equal returns (a_rl = 0)
 	PenaltyOnly  float64   `json:"groups_penalty_only"` // share of groups with equal scores whose returns differ by invalid actions alone
+	Filtered     float64   `json:"groups_filtered"`     // share of groups left out of the RL term (grpo.filter_groups)
+	Mismatch     jsonFloat `json:"mismatch"`            // mean |lp_learner − lp_sampler| over action tokens (null: not measured)
 	ReturnStd    float64   `json:"return_std"`          // mean within-group std of R
 	AdvRLAbs     float64   `json:"adv_rl_abs"`          // mean |a_rl| over episodes
 	TokensPerS   float64   `json:"tokens_per_s"`

@@ -33,7 +33,7 @@ type metric struct {
 
 var trainMetrics = []metric{
 	{"train", "rollout success", "success rate", true, func(m StepMetrics) float64 { return m.Success }},
-	{"lambda", "λ (RL weight)", "λ", true, func(m StepMetrics) float64 { return m.Lambda }},
+	{"lambda", "RL share ρ/(κ + ρ) (λ in the convex form)", "ρ/(κ + ρ)", true, func(m StepMetrics) float64 { return m.Lambda }},
 	{"reverse_kl", "reverse KL to the teacher (rollouts)", "mean lp_s − lp_t", false, func(m StepMetrics) float64 { return float64(m.ReverseKL) }},
 	{"loss", "loss", "loss", false, func(m StepMetrics) float64 { return float64(m.Loss) }},
 	{"grad_norm", "gradient norm (before clipping)", "norm", false, func(m StepMetrics) float64 { return float64(m.GradNorm) }},

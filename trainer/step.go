@@ -2,17 +2,21 @@ package trainer
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/atod-dev/atod/envs"
 	"github.com/atod-dev/atod/model"
+	"github.com/atod-dev/atod/trainer/atod"
 	"github.com/atod-dev/atod/trainer/rollout"
 )
 
 // trainStep is one ATOD step: rollouts, teacher scoring, weights, update, sync.
 // Between phases it returns ErrInterrupted, the learner untouched, once stopped says so.
 func trainStep(cfg *Config, env envs.Env, models *Models, step int, weightsPath string, stopped func() bool, prog *progress) (StepMetrics, error) {
-	m := StepMetrics{Kind: "train", Step: step, Lambda: cfg.Lambda(step)}
+	m := StepMetrics{Kind: "train", Step: step, Mismatch: jsonFloat(math.NaN())}
+	m.Kappa, m.Rho = cfg.Schedule.Coefficients(step)
+	m.Lambda = atod.RLShare(m.Kappa, m.Rho)
 	tasks, err := env.Tasks("train", cfg.Rollout.TasksPerStep, int64(rollout.DeriveSeed(cfg.Seed, int64(step))>>1))
 	if err != nil {
 		return m, fmt.Errorf("tasks: %w", err)
@@ -53,7 +57,7 @@ func trainStep(cfg *Config, env envs.Env, models *Models, step int, weightsPath 
 		return m, ErrInterrupted
 	}
 	t2 := time.Now()
-	b := buildBatch(cfg, eps, m.Lambda)
+	b := buildBatch(cfg, eps, m.Kappa, m.Rho)
 	o := rollout.Summarise(eps, cfg.Rollout.InvalidPenalty)
 	m.Success, m.MeanReturn, m.EpisodeLen, m.InvalidRate = o.Success, o.MeanReturn, o.EpisodeLen, o.InvalidRate
 	m.ReverseKL, m.Tokens = jsonFloat(b.revKL), b.tokens
@@ -62,14 +66,21 @@ func trainStep(cfg *Config, env envs.Env, models *Models, step int, weightsPath 
 	}
 	if g := b.groups; g.n > 0 {
 		m.NoSignal, m.PenaltyOnly = float64(g.noSignal)/float64(g.n), float64(g.penaltyOnly)/float64(g.n)
-		m.ReturnStd, m.AdvRLAbs = g.retStd, g.advAbs
+		m.ReturnStd, m.AdvRLAbs, m.Filtered = g.retStd, g.advAbs, float64(g.filtered)/float64(g.n)
 	}
 	wm, wlo, whi, wsd := weightStats(eps, b.turnW)
 	m.WMean, m.WMin, m.WMax, m.WStd = jsonFloat(wm), jsonFloat(wlo), jsonFloat(whi), jsonFloat(wsd)
 	if b.nonFinite > 0 || len(b.seqs) == 0 {
 		m.Skipped = true // nothing sound to learn from; the adapter stays as it is
 	} else {
+		idx := microIndex(b.seqs, cfg.Optim.MicroTokens)
 		micro := MicroBatches(b.seqs, cfg.Optim.MicroTokens)
+		if cfg.Loss.TISCap > 0 {
+			prog.phase(step, "learner log-probs (tis_cap)", 0, len(micro))
+			if err := truncateIS(models.Learner, micro, idx, b.lpS, cfg.Loss.TISCap); err != nil {
+				return m, fmt.Errorf("train: %w", err)
+			}
+		}
 		train := func(done, n int) { prog.phase(step, "training, micro-batches", done, n) }
 		train(0, len(micro))
 		models.Learner.OnMicroBatch(train)
@@ -79,6 +90,7 @@ func trainStep(cfg *Config, env envs.Env, models *Models, step int, weightsPath 
 			return m, fmt.Errorf("train: %w", err)
 		}
 		m.Loss, m.GradNorm, m.LR, m.Skipped = jsonFloat(st.Loss), jsonFloat(st.GradNorm), float64(st.LR), st.Skipped
+		m.Mismatch = jsonFloat(mismatch(st.LogProbs, idx, b))
 	}
 	t3 := time.Now()
 	if !m.Skipped {
@@ -96,6 +108,61 @@ func trainStep(cfg *Config, env envs.Env, models *Models, step int, weightsPath 
 		return m, fmt.Errorf("record episodes: %w", err)
 	}
 	return m, nil
+}
+
+// mismatch is mean |lp_learner − lp_sampler| over the action tokens, the
+// learner's log-probs given per sequence in micro-batch order (idx); NaN when
+// the learner returned none.
+func mismatch(lpL [][]float32, idx [][]int, b batch) float64 {
+	var sum float64
+	n, k := 0, 0
+	for _, mb := range idx {
+		for _, i := range mb {
+			if k >= len(lpL) {
+				return math.NaN()
+			}
+			for p, in := range b.seqs[i].Mask {
+				if in {
+					sum += math.Abs(float64(lpL[k][p]) - float64(b.lpS[i][p]))
+					n++
+				}
+			}
+			k++
+		}
+	}
+	if n == 0 {
+		return math.NaN()
+	}
+	return sum / float64(n)
+}
+
+// logProber is a learner that can run its forward pass alone (the native one).
+type logProber interface {
+	LogProbs(seqs []model.TrainSeq) ([][]float32, error)
+}
+
+// truncateIS multiplies each action token's weight by
+// min(π_learner/π_sampler, c), the learner's log-probs from a forward pass
+// over each micro-batch before the step.
+func truncateIS(l model.Learner, micro [][]model.TrainSeq, idx [][]int, lpS [][]float32, c float64) error {
+	lp, ok := l.(logProber)
+	if !ok {
+		return fmt.Errorf("loss.tis_cap = %v: the learner %T has no forward pass of its own", c, l)
+	}
+	for m, mb := range micro {
+		lpL, err := lp.LogProbs(mb)
+		if err != nil {
+			return fmt.Errorf("learner log-probs: %w", err)
+		}
+		for j, s := range mb {
+			for p, in := range s.Mask {
+				if in {
+					s.Weights[p] *= float32(atod.TruncatedIS(float64(lpL[j][p]), float64(lpS[idx[m][j]][p]), c))
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // recordStep writes the first episode of each of the first record.episodes

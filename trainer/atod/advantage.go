@@ -1,7 +1,7 @@
 // Package atod is the ATOD algorithm as pure functions, each formula in the
-// comment above its code: the annealed schedule λ(step), the OPD signal, GRPO
-// group advantages, T-DUR turn weights and the per-token weight
-// A(t) = (1 − λ)·κ_opd·w_k·a_opd(t) + λ·a_rl(i) handed to the train step.
+// comment above its code: the annealed coefficients κ(s) and ρ(s), the OPD
+// signal, GRPO group advantages, T-DUR turn weights and the per-token advantage
+// A_t = κ(s)·κ_opd·w_k·Δ_t + ρ(s)·a_rl(i) handed to the train step.
 // No I/O, no models: the run composes them over scored episodes.
 package atod
 
@@ -13,9 +13,14 @@ import (
 )
 
 // OPDAdvantage is the per-token distillation signal, the negative reverse-KL
-// sample clipped to [−c, c]: a_opd(t) = clip(lp_t(t) − lp_s(t), −c, c).
+// sample Δ_t = lp_t(t) − lp_s(t), clipped to [−c, c] when c > 0 (the paper
+// leaves it unclipped: c = 0).
 func OPDAdvantage(lpTeacher, lpStudent, c float64) float64 {
-	return math.Max(-c, math.Min(c, lpTeacher-lpStudent))
+	d := lpTeacher - lpStudent
+	if c <= 0 {
+		return d
+	}
+	return math.Max(-c, math.Min(c, d))
 }
 
 // EpisodeReturn is R = final score − penalty × number of invalid actions.
@@ -59,10 +64,33 @@ func MeanStd(xs []float64) (mean, std float64) {
 	return mean, math.Sqrt(std / float64(len(xs)))
 }
 
-// TokenWeight is A(t) = (1 − λ)·κ_opd·w_k·a_opd(t) + λ·a_rl(i), the constant
-// weight of log π(y_t) in the loss L = −(1/N) Σ A(t)·log π(y_t).
-func TokenWeight(lambda, kappaOPD, wTurn, aOPD, aRL float64) float64 {
-	return (1-lambda)*kappaOPD*wTurn*aOPD + lambda*aRL
+// TokenWeight is A_t = κ·κ_opd·w_k·a_opd(t) + ρ·a_rl(i), the constant weight
+// of log π(y_t) in the loss (aggregated per sequence or per token, see
+// AggregationScale). In the convex form κ = 1 − λ and ρ = λ.
+func TokenWeight(kappa, rho, kappaOPD, wTurn, aOPD, aRL float64) float64 {
+	return kappa*kappaOPD*wTurn*aOPD + rho*aRL
+}
+
+// AggregationScale is what multiplies A_t so that the learner's loss
+// −(1/N) Σ_t weight_t·log π(y_t), over the step's N action tokens, becomes
+//   - "sequence" (the paper's): −(1/G) Σ_i (1/|T_i|) Σ_{t ∈ T_i} A_t·log π(y_t),
+//     G sequences (trajectories) with |T_i| action tokens each: scale N/(G·|T_i|);
+//   - "token": −(1/N) Σ_t A_t·log π(y_t): scale 1.
+func AggregationScale(aggregation string, n, g, seqTokens int) float64 {
+	if aggregation == "token" || g == 0 || seqTokens == 0 {
+		return 1
+	}
+	return float64(n) / (float64(g) * float64(seqTokens))
+}
+
+// TruncatedIS is min(π_learner/π_sampler, c) = min(exp(lp_learner − lp_sampler), c),
+// the truncated importance weight that corrects A_t for the difference between
+// the sampler's and the learner's numerics (c ≤ 0: off, 1).
+func TruncatedIS(lpLearner, lpSampler, c float64) float64 {
+	if c <= 0 {
+		return 1
+	}
+	return math.Min(math.Exp(lpLearner-lpSampler), c)
 }
 
 // TopKKL estimates the per-position reverse KL(π_s ‖ π_t) from the two models'

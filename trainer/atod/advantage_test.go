@@ -9,10 +9,11 @@ import (
 
 func TestOPDAdvantageClips(t *testing.T) {
 	cases := []struct{ lpT, lpS, c, want float64 }{
-		{-1, -3, 5, 2},     // teacher likes the token more: positive
-		{-4, -1, 5, -3},    // student overconfident: negative
-		{-10, -0.5, 2, -2}, // clipped below
-		{-0.1, -20, 2, 2},  // clipped above
+		{-1, -3, 5, 2},       // teacher likes the token more: positive
+		{-4, -1, 5, -3},      // student overconfident: negative
+		{-10, -0.5, 2, -2},   // clipped below
+		{-0.1, -20, 2, 2},    // clipped above
+		{-0.1, -20, 0, 19.9}, // c = 0: unclipped, as the paper
 	}
 	for _, c := range cases {
 		if got := OPDAdvantage(c.lpT, c.lpS, c.c); got != c.want {
@@ -56,16 +57,20 @@ func TestGRPOAdvantages(t *testing.T) {
 }
 
 func TestTokenWeight(t *testing.T) {
-	// λ = 0.25, κ_opd = 2, w = 1.5, a_opd = −0.4, a_rl = 1:
+	// κ = 0.75, ρ = 0.25, κ_opd = 2, w = 1.5, a_opd = −0.4, a_rl = 1:
 	// 0.75·2·1.5·(−0.4) + 0.25·1 = −0.9 + 0.25 = −0.65
-	if got := TokenWeight(0.25, 2, 1.5, -0.4, 1); !near(got, -0.65, 1e-12) {
+	if got := TokenWeight(0.75, 0.25, 2, 1.5, -0.4, 1); !near(got, -0.65, 1e-12) {
 		t.Errorf("A = %v, want −0.65", got)
 	}
-	if got := TokenWeight(0, 1, 1, 0.3, 7); !near(got, 0.3, 1e-12) {
+	if got := TokenWeight(1, 0, 1, 1, 0.3, 7); !near(got, 0.3, 1e-12) {
 		t.Errorf("pure OPD A = %v, want 0.3", got)
 	}
-	if got := TokenWeight(1, 1, 3, 0.3, -2); got != -2 {
+	if got := TokenWeight(0, 1, 1, 3, 0.3, -2); got != -2 {
 		t.Errorf("pure GRPO A = %v, want −2", got)
+	}
+	// the paper at T/2: κ = 0.55, ρ = 1.5, w = 0.75, Δ = 2, a_rl = −1: 0.825 − 1.5
+	if got := TokenWeight(0.55, 1.5, 1, 0.75, 2, -1); !near(got, -0.675, 1e-12) {
+		t.Errorf("A = %v, want −0.675", got)
 	}
 }
 
@@ -80,5 +85,32 @@ func TestTopKKL(t *testing.T) {
 	}
 	if TopKKL(s, s) != 0 {
 		t.Error("KL of a distribution with itself must be 0")
+	}
+}
+
+func TestAggregationScale(t *testing.T) {
+	// Two sequences of 1 and 3 tokens, N = 4: per sequence, the lone token counts
+	// 1/2 and each of the three 1/6, so with the learner's 1/N the scales are
+	// 4/(2·1) = 2 and 4/(2·3) = 2/3.
+	if got := AggregationScale("sequence", 4, 2, 1); got != 2 {
+		t.Errorf("scale %v, want 2", got)
+	}
+	if got := AggregationScale("sequence", 4, 2, 3); !near(got, 2.0/3, 1e-15) {
+		t.Errorf("scale %v, want 2/3", got)
+	}
+	if AggregationScale("token", 4, 2, 3) != 1 {
+		t.Error("token aggregation must leave A alone")
+	}
+}
+
+func TestTruncatedIS(t *testing.T) {
+	if got := TruncatedIS(-1, -1.5, 2); !near(got, math.Exp(0.5), 1e-12) {
+		t.Errorf("w = %v, want e^0.5", got)
+	}
+	if got := TruncatedIS(0, -3, 2); got != 2 {
+		t.Errorf("w = %v, want the cap 2", got)
+	}
+	if TruncatedIS(0, -3, 0) != 1 {
+		t.Error("cap 0 must switch it off")
 	}
 }

@@ -5,15 +5,31 @@ import (
 	"math"
 )
 
-// Schedule is the annealed mixing weight between the OPD and the RL signal:
-// λ(step) = λ0 + (λ1 − λ0)·f(x), x = clamp((step − warmup)/anneal_steps, 0, 1).
+// Schedule anneals the two coefficients of the token advantage
+// A_t = κ(s)·κ_opd·w_k·Δ_t + ρ(s)·a_rl(i) over the global step s:
+//
+//	x = clamp((s − warmup)/anneal_steps, 0, 1), f(x) ∈ [0, 1] the shape,
+//	κ(s) = κ_0 + (κ_1 − κ_0)·f(x),  ρ(s) = ρ_0 + (ρ_1 − ρ_0)·f(x).
+//
+// Form "coefficients" (the paper's) takes κ_0, κ_1, ρ_0, ρ_1 from kappa_init,
+// kappa_min, rho_init, rho_max; with the linear shape and no warmup this is the
+// paper's κ(s) = max(κ_min, κ_init − (κ_init − κ_min)·min(s/T, 1)) and
+// ρ(s) = ρ_init + (ρ_max − ρ_init)·min(s/T, 1).
+// Form "convex" (atod's earlier one) anneals one λ = λ0 + (λ1 − λ0)·f(x) and
+// sets κ = 1 − λ, ρ = λ: the same formula with κ_0 = 1 − λ0, κ_1 = 1 − λ1,
+// ρ_0 = λ0, ρ_1 = λ1.
 type Schedule struct {
-	Shape       string  `toml:"shape"` // constant | linear | cosine | exp | step
+	Form        string  `toml:"form,omitempty"` // coefficients | convex
+	Shape       string  `toml:"shape"`          // constant | linear | cosine | exp | step
 	Lambda0     float64 `toml:"lambda0"`
 	Lambda1     float64 `toml:"lambda1"`
 	Warmup      int     `toml:"warmup"`
 	AnnealSteps int     `toml:"anneal_steps"`
 	Kappa       float64 `toml:"kappa"` // steepness of the exp shape
+	KappaInit   float64 `toml:"kappa_init,omitzero"`
+	KappaMin    float64 `toml:"kappa_min,omitzero"`
+	RhoInit     float64 `toml:"rho_init,omitzero"`
+	RhoMax      float64 `toml:"rho_max,omitzero"`
 }
 
 // Progress is x = clamp((step − warmup)/anneal_steps, 0, 1); with anneal_steps ≤ 0
@@ -30,12 +46,12 @@ func (s Schedule) Progress(step int) float64 {
 }
 
 // Shape returns f(x) ∈ [0, 1] for the configured shape.
-//   - constant: 0 (λ ≡ λ0)
+//   - constant: 0 (κ ≡ κ_0, ρ ≡ ρ_0)
 //   - linear:   x
 //   - cosine:   (1 − cos πx)/2
 //   - exp:      (1 − e^(−κx))/(1 − e^(−κ)), κ ≠ 0 (fast rise early for κ > 0)
-//   - step:     0 until the anneal window is over (x < 1), then 1: λ jumps from
-//     λ0 to λ1 at step warmup + anneal_steps.
+//   - step:     0 until the anneal window is over (x < 1), then 1: the
+//     coefficients jump at step warmup + anneal_steps.
 func (s Schedule) shape(x float64) float64 {
 	switch s.Shape {
 	case "constant":
@@ -55,17 +71,37 @@ func (s Schedule) shape(x float64) float64 {
 	panic("atod: unvalidated schedule shape " + s.Shape)
 }
 
-// Lambda is λ(step).
-func (s Schedule) Lambda(step int) float64 {
-	return s.Lambda0 + (s.Lambda1-s.Lambda0)*s.shape(s.Progress(step))
+// ends returns κ_0, κ_1, ρ_0, ρ_1 of the form.
+func (s Schedule) ends() (k0, k1, r0, r1 float64) {
+	if s.Form == "convex" {
+		return 1 - s.Lambda0, 1 - s.Lambda1, s.Lambda0, s.Lambda1
+	}
+	return s.KappaInit, s.KappaMin, s.RhoInit, s.RhoMax
 }
 
-// MaxLambda is the largest λ the schedule can reach (f spans [0, 1]).
-func (s Schedule) MaxLambda() float64 {
-	if s.Shape == "constant" {
-		return s.Lambda0
+// Coefficients returns κ(step) and ρ(step).
+func (s Schedule) Coefficients(step int) (kappa, rho float64) {
+	f := s.shape(s.Progress(step))
+	k0, k1, r0, r1 := s.ends()
+	return k0 + (k1-k0)*f, r0 + (r1-r0)*f
+}
+
+// RLShare is ρ/(κ + ρ), the RL term's share of the mix (0 when both are 0):
+// λ itself in the convex form, where κ + ρ = 1.
+func RLShare(kappa, rho float64) float64 {
+	if kappa+rho == 0 {
+		return 0
 	}
-	return math.Max(s.Lambda0, s.Lambda1)
+	return rho / (kappa + rho)
+}
+
+// MaxRho is the largest ρ the schedule can reach (f spans [0, 1]).
+func (s Schedule) MaxRho() float64 {
+	_, _, r0, r1 := s.ends()
+	if s.Shape == "constant" {
+		return r0
+	}
+	return math.Max(r0, r1)
 }
 
 // Validate checks the schedule keys; errors name them.
@@ -79,12 +115,26 @@ func (s Schedule) Validate() error {
 	default:
 		return fmt.Errorf("schedule.shape = %q: want constant, linear, cosine, exp or step", s.Shape)
 	}
-	for _, l := range []struct {
-		k string
-		v float64
-	}{{"schedule.lambda0", s.Lambda0}, {"schedule.lambda1", s.Lambda1}} {
-		if !(l.v >= 0 && l.v <= 1) {
-			return fmt.Errorf("%s = %v: want a value in [0, 1]", l.k, l.v)
+	type key struct {
+		k    string
+		v    float64
+		h    float64 // upper bound
+		want string
+	}
+	var keys []key
+	switch s.Form {
+	case "convex":
+		keys = []key{{"schedule.lambda0", s.Lambda0, 1, "[0, 1]"}, {"schedule.lambda1", s.Lambda1, 1, "[0, 1]"}}
+	case "coefficients":
+		inf := math.Inf(1)
+		keys = []key{{"schedule.kappa_init", s.KappaInit, inf, "≥ 0"}, {"schedule.kappa_min", s.KappaMin, inf, "≥ 0"},
+			{"schedule.rho_init", s.RhoInit, inf, "≥ 0"}, {"schedule.rho_max", s.RhoMax, inf, "≥ 0"}}
+	default:
+		return fmt.Errorf("schedule.form = %q: want coefficients or convex", s.Form)
+	}
+	for _, l := range keys {
+		if !(l.v >= 0 && l.v <= l.h) || math.IsInf(l.v, 0) {
+			return fmt.Errorf("%s = %v: want a value in %s", l.k, l.v, l.want)
 		}
 	}
 	if s.Warmup < 0 || s.AnnealSteps < 0 {

@@ -9,7 +9,7 @@ func near(a, b, tol float64) bool { return math.Abs(a-b) <= tol }
 
 func TestScheduleShapes(t *testing.T) {
 	// warmup 10, anneal 20: step 20 is x = 0.5, step 15 is x = 0.25.
-	base := Schedule{Lambda0: 0.2, Lambda1: 1, Warmup: 10, AnnealSteps: 20, Kappa: 2}
+	base := Schedule{Form: "convex", Lambda0: 0.2, Lambda1: 1, Warmup: 10, AnnealSteps: 20, Kappa: 2}
 	cases := []struct {
 		shape string
 		step  int
@@ -29,38 +29,67 @@ func TestScheduleShapes(t *testing.T) {
 		if err := s.Validate(); err != nil {
 			t.Fatal(err)
 		}
-		if got := s.Lambda(c.step); !near(got, c.want, 1e-7) {
-			t.Errorf("%s step %d: λ = %.8f, want %.8f", c.shape, c.step, got, c.want)
+		// convex form: ρ = λ, κ = 1 − λ.
+		if k, r := s.Coefficients(c.step); !near(r, c.want, 1e-7) || !near(k, 1-c.want, 1e-7) || !near(RLShare(k, r), c.want, 1e-7) {
+			t.Errorf("%s step %d: κ, ρ = %.8f, %.8f, want λ = %.8f", c.shape, c.step, k, r, c.want)
 		}
 	}
 }
 
 func TestScheduleDecreasingAndImmediate(t *testing.T) {
-	s := Schedule{Shape: "linear", Lambda0: 1, Lambda1: 0, AnnealSteps: 4}
-	if got := s.Lambda(1); !near(got, 0.75, 1e-12) {
+	rho := func(s Schedule, step int) float64 { _, r := s.Coefficients(step); return r }
+	s := Schedule{Form: "convex", Shape: "linear", Lambda0: 1, Lambda1: 0, AnnealSteps: 4}
+	if got := rho(s, 1); !near(got, 0.75, 1e-12) {
 		t.Errorf("decreasing linear λ(1) = %v, want 0.75", got)
 	}
-	s = Schedule{Shape: "cosine", Lambda0: 0, Lambda1: 1, Warmup: 3}
+	s = Schedule{Form: "convex", Shape: "cosine", Lambda0: 0, Lambda1: 1, Warmup: 3}
 	// warmup = 3 steps at λ0, then λ1 (the same switch as anneal_steps = 1 gives at step 4).
-	if s.Lambda(3) != 0 || s.Lambda(4) != 1 {
-		t.Errorf("anneal_steps 0: λ(3), λ(4) = %v, %v, want 0, 1", s.Lambda(3), s.Lambda(4))
+	if rho(s, 3) != 0 || rho(s, 4) != 1 {
+		t.Errorf("anneal_steps 0: λ(3), λ(4) = %v, %v, want 0, 1", rho(s, 3), rho(s, 4))
 	}
-	if (Schedule{Shape: "constant", Lambda0: 0, Lambda1: 1}).MaxLambda() != 0 {
+	if (Schedule{Form: "convex", Shape: "constant", Lambda0: 0, Lambda1: 1}).MaxRho() != 0 {
 		t.Error("constant schedule max λ is λ0")
 	}
 }
 
 func TestScheduleValidate(t *testing.T) {
 	bad := []Schedule{
-		{Shape: "sigmoid"},
-		{Shape: "exp", Kappa: 0, Lambda1: 1},
-		{Shape: "linear", Lambda1: 1.5},
-		{Shape: "linear", Lambda0: -0.1},
-		{Shape: "linear", AnnealSteps: -1},
+		{Form: "convex", Shape: "sigmoid"},
+		{Form: "convex", Shape: "exp", Kappa: 0, Lambda1: 1},
+		{Form: "convex", Shape: "linear", Lambda1: 1.5},
+		{Form: "convex", Shape: "linear", Lambda0: -0.1},
+		{Form: "convex", Shape: "linear", AnnealSteps: -1},
+		{Form: "coefficients", Shape: "linear", KappaMin: -0.1},
+		{Form: "coefficients", Shape: "linear", RhoMax: math.Inf(1)},
+		{Form: "lambda", Shape: "linear"},
 	}
 	for _, s := range bad {
 		if s.Validate() == nil {
 			t.Errorf("%+v: accepted", s)
 		}
+	}
+}
+
+// The paper's schedule: κ 1 → 0.1, ρ 1 → 2, linear over T = 80 steps, held after.
+func TestSchedulePaper(t *testing.T) {
+	s := Schedule{Form: "coefficients", Shape: "linear", AnnealSteps: 80, KappaInit: 1, KappaMin: 0.1, RhoInit: 1, RhoMax: 2}
+	if err := s.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	// p = 0, 0.5, 1, 1: κ = 1 − 0.9p, ρ = 1 + p.
+	for _, c := range []struct {
+		step       int
+		kappa, rho float64
+	}{{0, 1, 1}, {40, 0.55, 1.5}, {80, 0.1, 2}, {160, 0.1, 2}} {
+		if k, r := s.Coefficients(c.step); !near(k, c.kappa, 1e-12) || !near(r, c.rho, 1e-12) {
+			t.Errorf("step %d: κ, ρ = %v, %v, want %v, %v", c.step, k, r, c.kappa, c.rho)
+		}
+	}
+	if s.MaxRho() != 2 {
+		t.Errorf("max ρ %v, want 2", s.MaxRho())
+	}
+	// RL share ρ/(κ + ρ) at T/2: 1.5/2.05.
+	if k, r := s.Coefficients(40); !near(RLShare(k, r), 1.5/2.05, 1e-12) {
+		t.Errorf("RL share %v", RLShare(k, r))
 	}
 }

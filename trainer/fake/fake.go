@@ -13,6 +13,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 
@@ -71,19 +72,32 @@ type table map[string][]float64
 // untrained student.
 type LM struct {
 	Chat
-	Seqs, Ctx int   // what NSeq and NCtx report
-	Teacher   bool  // knows the answer: the cue digit, then end of turn
-	NaNScore  bool  // Score returns NaN log-probs
-	Loads     int   // LoadWeights calls
-	delta     table // trained part (the "adapter")
+	Seqs, Ctx int     // what NSeq and NCtx report
+	Teacher   bool    // knows the answer: the cue digit, then end of turn
+	Wrong     []int32 // cues the teacher answers wrongly (with the next digit)
+	Bias      Bias    // the untrained policy's logits
+	NaNScore  bool    // Score returns NaN log-probs
+	Loads     int     // LoadWeights calls
+	delta     table   // trained part (the "adapter")
 }
+
+// Bias is added to the logits of the first reply token (after the assistant
+// header), indexed like actionToks ('0'..'9', <|im_end|>); nil adds nothing.
+type Bias []float64
 
 func (m *LM) logits(prefix []int32) []float64 {
 	s := stateOf(prefix)
 	l := make([]float64, len(actionToks))
+	if s.Prev == '\n' && m.Bias != nil {
+		copy(l, m.Bias)
+	}
 	if m.Teacher { // knows the answer: the cue digit, then end of turn
 		if s.Prev == '\n' && s.Cue >= 0 {
-			l[actionIndex(s.Cue)] = 6
+			a := s.Cue
+			if slices.Contains(m.Wrong, a) {
+				a = '0' + (a-'0'+1)%10
+			}
+			l[actionIndex(a)] = 6
 		} else if s.Prev >= '0' && s.Prev <= '9' {
 			l[len(l)-1] = 6
 		}
@@ -111,6 +125,9 @@ func logSoftmax(l []float64) []float64 {
 	}
 	return out
 }
+
+// Dist is log π over the action tokens ('0'..'9', <|im_end|>) given prefix.
+func (m *LM) Dist(prefix []int32) []float64 { return logSoftmax(m.logits(prefix)) }
 
 // logProb of tok given prefix over the full vocabulary (non-action tokens ≈ impossible).
 func (m *LM) logProb(prefix []int32, tok int32) float64 {
@@ -306,6 +323,7 @@ func writeJSON(path string, v any) error {
 // Learner trains the student's table by SGD on L = −(1/N) Σ A(t)·log π(y_t).
 type Learner struct {
 	LR    float64
+	Bias  Bias               // the student's untrained logits (LM.Bias)
 	NaNAt int                // optimizer call that reports a non-finite loss (0 = never)
 	Calls int                // Step calls
 	Seen  [][]model.TrainSeq // every batch it was given
@@ -323,7 +341,7 @@ func (l *Learner) Step(micro [][]model.TrainSeq) (model.TrainStats, error) {
 			l.onMB(i+1, len(micro))
 		}
 	}
-	pol := &LM{delta: l.st.Delta}
+	pol := &LM{delta: l.st.Delta, Bias: l.Bias}
 	grad := table{}
 	var loss float64
 	n := 0
@@ -336,8 +354,10 @@ func (l *Learner) Step(micro [][]model.TrainSeq) (model.TrainStats, error) {
 			}
 		}
 	}
+	var lps [][]float32
 	for _, mb := range micro {
 		for _, s := range mb {
+			lps = append(lps, make([]float32, len(s.Tokens)))
 			for i, tok := range s.Tokens {
 				if !s.Mask[i] {
 					continue
@@ -345,6 +365,7 @@ func (l *Learner) Step(micro [][]model.TrainSeq) (model.TrainStats, error) {
 				w := float64(s.Weights[i])
 				lp := logSoftmax(pol.logits(s.Tokens[:i]))
 				a := actionIndex(tok)
+				lps[len(lps)-1][i] = float32(lp[a])
 				loss -= w * lp[a] / float64(n)
 				k := stateOf(s.Tokens[:i]).key()
 				if grad[k] == nil {
@@ -367,7 +388,7 @@ func (l *Learner) Step(micro [][]model.TrainSeq) (model.TrainStats, error) {
 		}
 	}
 	norm = math.Sqrt(norm)
-	st := model.TrainStats{Loss: float32(loss), GradNorm: float32(norm), LR: float32(l.LR), Tokens: n}
+	st := model.TrainStats{Loss: float32(loss), GradNorm: float32(norm), LR: float32(l.LR), Tokens: n, LogProbs: lps}
 	if l.Calls == l.NaNAt || math.IsNaN(loss) || math.IsInf(loss, 0) {
 		st.Skipped, st.Loss = true, float32(math.NaN())
 		st.Step = l.st.Step
@@ -411,10 +432,11 @@ func (l *Learner) SaveState(path string) error { return writeJSON(path, l.st) }
 func (l *Learner) LoadState(path string) error { return readJSON(path, &l.st) }
 func (l *Learner) Close()                      {}
 
-// Echo shows "say D" each turn; the right action is the digit D. An episode of
-// Turns turns is won when every digit was echoed; Pad lengthens each
-// observation by that many filler characters.
-type Echo struct{ Turns, Pad int }
+// Echo shows "say D" each turn; the right action is the digit D, drawn from
+// the first Digits digits (0: all ten). An episode of Turns turns is won when
+// every digit was echoed; Pad lengthens each observation by that many filler
+// characters.
+type Echo struct{ Turns, Pad, Digits int }
 
 func (e Echo) Name() string { return "echo" }
 func (e Echo) Tasks(split string, n int, seed int64) ([]envs.Task, error) {
@@ -428,8 +450,12 @@ func (e Echo) Tasks(split string, n int, seed int64) ([]envs.Task, error) {
 func (e Echo) Open(t envs.Task) (envs.Episode, error) {
 	r := rand.New(rand.NewPCG(uint64(t.Seed), 1))
 	ep := &echoEpisode{pad: e.Pad}
+	d := e.Digits
+	if d <= 0 || d > 10 {
+		d = 10
+	}
 	for range e.Turns {
-		ep.digits = append(ep.digits, byte('0'+r.IntN(10)))
+		ep.digits = append(ep.digits, byte('0'+r.IntN(d)))
 	}
 	return ep, nil
 }

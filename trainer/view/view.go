@@ -77,7 +77,7 @@ func (s *Server) run(i int) Run {
 		r.Error = err.Error()
 		return r
 	}
-	r.Env, r.Method = cfg.Env.Name, cfg.Method()
+	r.Env, r.Method = cfg.Env.Name, cfg.Method
 	return r
 }
 

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The levers for small students (issue 31) against the paper's ATOD, paired:
+# 3 seeds × the same 64 held-out tasks. On searchqa: Dr. GRPO's advantage
+# (grpo.std_norm=false), that plus dropping groups without reward signal
+# (grpo.filter_groups=true), and truncated importance weights (loss.tis_cap=2);
+# on household, where penalty-only groups dominate, the first two. The runs go
+# through scripts/compare.sh (variants defined there); the table it writes
+# replaces the section between the levers markers of docs/results.md.
+# Usage: scripts/levers.sh     Env: RUNS (default runs/levers), SEEDS (default "1 2 3"),
+#        EVAL_TASKS (default 64), JOBS, THREADS (as compare.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export RUNS=${RUNS:-runs/levers} SEEDS=${SEEDS:-1 2 3} EVAL_TASKS=${EVAL_TASKS:-64}
+VARIANTS="atod atod-nostd atod-drgrpo-filter atod-tis" scripts/compare.sh searchqa
+VARIANTS="atod atod-nostd atod-drgrpo-filter" scripts/compare.sh household # its table covers both envs
+
+begin='<!-- levers: scripts/levers.sh writes this section -->'
+end='<!-- /levers -->'
+section=$(mktemp)
+{
+	echo "$begin"
+	echo "## Levers for small students (scripts/levers.sh, $(date -u +%Y-%m-%d))"
+	echo
+	echo "Seeds: $SEEDS; $EVAL_TASKS held-out tasks per run, the same in every run (paired)."
+	echo "atod-nostd: Dr. GRPO's advantage; atod-drgrpo-filter: that, and groups without reward signal"
+	echo "left out of the RL term; atod-tis: truncated importance weights, C = 2."
+	echo
+	sed 's/^# /### /' "$RUNS/results.md"
+	echo "$end"
+} >"$section"
+if grep -qF "$begin" docs/results.md; then
+	awk -v b="$begin" -v e="$end" -v f="$section" '
+		$0 == b { while ((getline l < f) > 0) print l; skip = 1; next }
+		$0 == e { skip = 0; next }
+		!skip' docs/results.md >docs/results.md.new
+	mv docs/results.md.new docs/results.md
+else
+	{ echo; cat "$section"; } >>docs/results.md
+fi
+rm -f "$section"
+echo "docs/results.md: levers section updated"
