@@ -49,11 +49,11 @@ var ErrUnavailable = errors.New("teacher server unavailable")
 // Client is a remote teacher. It only scores: Generate and ApplyChatTemplate
 // fail, as the trainer asks them of a teacher only for eval.teacher.
 type Client struct {
-	cfg   Config
-	http  *http.Client
-	model string // the served model's name, as /v1/models gives it
-	vocab int    // the server's vocabulary size where it says (atod serve), else 0
-	maxLen int   // the server's longest sequence where it says, else 0
+	cfg    Config
+	http   *http.Client
+	model  string // the served model's name, as /v1/models gives it
+	vocab  int    // the server's vocabulary size where it says (atod serve), else 0
+	maxLen int    // the server's longest sequence where it says, else 0
 }
 
 var _ model.LM = (*Client)(nil)

@@ -146,7 +146,7 @@ func TestSGLangAnswerInPieces(t *testing.T) {
 	}
 }
 
-func itoa(v int32) string     { b, _ := json.Marshal(v); return string(b) }
+func itoa(v int32) string      { b, _ := json.Marshal(v); return string(b) }
 func jsonNum(v float64) string { b, _ := json.Marshal(v); return string(b) }
 
 // A malformed or misaligned answer is an error naming what is wrong, never a zero.
