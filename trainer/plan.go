@@ -114,7 +114,9 @@ func (c *Config) MemoryPlan() (*Plan, error) {
 		return p, err
 	}
 	p.Teacher = "remote at " + c.Teacher.URL + ": "
-	if cl, err := scoring.Dial(c.TeacherClient(1)); err != nil {
+	probe := c.TeacherClient(1)
+	probe.Retries = 0 // a plan only tells; the run retries
+	if cl, err := scoring.Dial(probe); err != nil {
 		p.Teacher += fmt.Sprintf("not answering (%v)", err)
 	} else {
 		p.Teacher += "serves " + cl.Model()

@@ -215,8 +215,15 @@ func (c *Client) Score(reqs []model.ScoreRequest) ([]model.ScoreResult, error) {
 	var first error
 	sem := make(chan struct{}, c.cfg.Parallel)
 	for _, pc := range pieces {
-		wg.Add(1)
 		sem <- struct{}{}
+		mu.Lock()
+		failed := first != nil
+		mu.Unlock()
+		if failed { // the call fails anyway: spare the server the rest
+			<-sem
+			break
+		}
+		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			r := reqs[pc.req]
