@@ -82,7 +82,8 @@ func TestVLLMAnswer(t *testing.T) {
 	if len(r.LogProbs) != 3 || !near(r.LogProbs[0], -0.5) || !near(r.LogProbs[1], -2.25) || r.LogProbs[2] != 0 {
 		t.Fatalf("log-probs %v, want [-0.5 -2.25 0]", r.LogProbs)
 	}
-	want := [][]model.TokenLogProb{{{7, -0.5}, {3, -1.5}}, {{4, -0.25}, {8, -1}}, nil}
+	tl := func(tok int32, lp float32) model.TokenLogProb { return model.TokenLogProb{Token: tok, LogProb: lp} }
+	want := [][]model.TokenLogProb{{tl(7, -0.5), tl(3, -1.5)}, {tl(4, -0.25), tl(8, -1)}, nil}
 	for i := range want {
 		if len(r.TopK[i]) != len(want[i]) {
 			t.Fatalf("top-k %v, want %v", r.TopK, want)
