@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# make bench: every TestBench* of the native and trainer packages, then the decode
+# make bench: every TestBench* of the native and trainer packages (remote_score_vs_local:
+# teacher scoring through atod serve over loopback ÷ in process), then the decode
 # benchmark again without host vector instructions for cpu_native_speedup.
 # Prints lines `bench: <name> = <number> <unit>`; ratios are measured side by side.
 set -euo pipefail

@@ -20,6 +20,7 @@ import (
 	"github.com/atod-dev/atod/model"
 	"github.com/atod-dev/atod/trainer/atod"
 	"github.com/atod-dev/atod/trainer/rollout"
+	"github.com/atod-dev/atod/trainer/scoring"
 )
 
 // Config is one run; every key is documented in docs/config.md.
@@ -32,7 +33,7 @@ type Config struct {
 	OutDir string `toml:"out_dir"`
 
 	Student    ModelConfig      `toml:"student"`
-	Teacher    ModelConfig      `toml:"teacher"`
+	Teacher    TeacherConfig    `toml:"teacher"`
 	LoRA       model.LoRA       `toml:"lora"`
 	Env        EnvConfig        `toml:"env"`
 	Rollout    RolloutConfig    `toml:"rollout"`
@@ -51,6 +52,19 @@ type Config struct {
 
 type ModelConfig struct {
 	Model string `toml:"model"` // GGUF path, relative to the config file
+}
+
+// TeacherConfig is a local GGUF teacher (model) or a server that scores for
+// one (url, api; the API key comes from $ATOD_TEACHER_API_KEY).
+type TeacherConfig struct {
+	Model       string  `toml:"model"` // GGUF path, relative to the config file
+	URL         string  `toml:"url,omitempty"`
+	API         string  `toml:"api,omitempty"`         // vllm | sglang | atod
+	Timeout     float64 `toml:"timeout,omitzero"`      // seconds per request
+	Retries     int     `toml:"retries,omitzero"`      // further tries of a request the server failed or let time out
+	Backoff     float64 `toml:"backoff,omitzero"`      // seconds before the first retry, doubled each time
+	Parallel    int     `toml:"parallel,omitzero"`     // requests in flight
+	PieceTokens int     `toml:"piece_tokens,omitzero"` // positions scored per request at most; 0 = whole transcripts
 }
 
 type EnvConfig struct {
@@ -132,8 +146,9 @@ type BackendConfig struct {
 func DefaultConfig() Config {
 	c := Config{
 		Seed: 1, Steps: 20, OutDir: "runs/atod",
-		LoRA: model.LoRA{Rank: 8, Alpha: 16, Targets: []string{"q", "k", "v", "o"}},
-		Env:  EnvConfig{Name: "household", Options: map[string]any{}},
+		Teacher: TeacherConfig{API: "vllm", Timeout: 120, Retries: 3, Backoff: 2, Parallel: 8},
+		LoRA:    model.LoRA{Rank: 8, Alpha: 16, Targets: []string{"q", "k", "v", "o"}},
+		Env:     EnvConfig{Name: "household", Options: map[string]any{}},
 		Rollout: RolloutConfig{TasksPerStep: 4, GroupSize: 4, MaxTurns: 8, History: "full", LastN: 2, ShowAdmissible: true, Context: 2048, InvalidPenalty: 0.1,
 			EnvRetries: 2, EnvBackoff: 1, MaxFailedShare: 0.5},
 		Sampling: SamplingConfig{Temperature: 1, TopP: 1, MaxTokens: 64},
@@ -313,8 +328,10 @@ func (c *Config) Encode() ([]byte, error) {
 
 // ResumeKeys are the keys a resumed run may change: they change how a run is
 // kept, watched or computed (optim.recompute and optim.keep_mlp_mb give the same
-// numbers to rounding), not what it computes. A name ending in ".*" is a whole table.
-var ResumeKeys = []string{"steps", "out_dir", "eval.*", "checkpoint.*", "record.*", "backend.*", "optim.recompute", "optim.keep_mlp_mb"}
+// numbers to rounding; a remote teacher may move to another server), not what it
+// computes. A name ending in ".*" is a whole table.
+var ResumeKeys = []string{"steps", "out_dir", "eval.*", "checkpoint.*", "record.*", "backend.*", "optim.recompute", "optim.keep_mlp_mb",
+	"teacher.url", "teacher.timeout", "teacher.retries", "teacher.backoff", "teacher.parallel", "teacher.piece_tokens"}
 
 // Hash identifies the algorithmic part of a run: every key but ResumeKeys and
 // method, a preset of keys the hash covers. Keys added with the method key are
@@ -327,6 +344,9 @@ func (c *Config) Hash() string {
 		zeroKey(reflect.ValueOf(&d).Elem(), strings.TrimSuffix(k, ".*"))
 	}
 	d.Method = ""
+	if c.Teacher.URL == "" { // a local teacher: the remote keys mean nothing (and runs before them hash as they did)
+		d.Teacher.API = ""
+	}
 	if s := &d.Schedule; s.Form == "convex" {
 		s.Form, s.KappaInit, s.KappaMin, s.RhoInit, s.RhoMax = "", 0, 0, 0, 0
 	}
@@ -376,6 +396,9 @@ func (c *Config) ValidateEval(who string) error {
 	if who != "student" && who != "teacher" {
 		return fmt.Errorf("model %q: want student or teacher", who)
 	}
+	if who == "teacher" && c.Teacher.URL != "" {
+		return fmt.Errorf("teacher.url: a remote teacher only scores; playing episodes with it needs a local teacher.model")
+	}
 	return c.validate(who, "eval")
 }
 
@@ -398,7 +421,12 @@ func (c *Config) validate(sections ...string) error {
 		{"run", c.Steps < 0, fmt.Sprintf("steps = %d: want ≥ 0", c.Steps)},
 		{"run", c.OutDir == "", "out_dir is empty"},
 		{"student", c.Student.Model == "", "student.model is empty"},
-		{"teacher", c.Teacher.Model == "", "teacher.model is empty"},
+		{"teacher", c.Teacher.Model == "" && c.Teacher.URL == "", "teacher.model and teacher.url are empty: set one"},
+		{"teacher", c.Teacher.Model != "" && c.Teacher.URL != "", "teacher.model and teacher.url are both set: a teacher is a local GGUF or a server, not both"},
+		{"teacher", c.Teacher.URL != "" && !slices.Contains([]string{scoring.VLLM, scoring.SGLang, scoring.Atod}, c.Teacher.API), fmt.Sprintf("teacher.api = %q: want vllm, sglang or atod", c.Teacher.API)},
+		{"teacher", c.Teacher.URL != "" && !(c.Teacher.Timeout > 0 && c.Teacher.Backoff >= 0 && c.Teacher.Retries >= 0), "teacher.timeout: want > 0; teacher.backoff and teacher.retries: want ≥ 0"},
+		{"teacher", c.Teacher.URL != "" && (c.Teacher.Parallel < 1 || c.Teacher.PieceTokens < 0), "teacher.parallel: want ≥ 1; teacher.piece_tokens: want ≥ 0"},
+		{"eval", c.Teacher.URL != "" && c.Eval.Teacher && c.Eval.Tasks > 0, "eval.teacher = true plays held-out episodes with the teacher, which a remote teacher (teacher.url) cannot: it only scores; set eval.teacher = false"},
 		{"lora", !c.LoRA.FullWeights && c.LoRA.Rank < 1, fmt.Sprintf("lora.rank = %d: want ≥ 1", c.LoRA.Rank)},
 		{"lora", !c.LoRA.FullWeights && !(c.LoRA.Alpha > 0), fmt.Sprintf("lora.alpha = %v: want > 0", c.LoRA.Alpha)},
 		{"lora", !c.LoRA.FullWeights && len(c.LoRA.Targets) == 0, "lora.targets is empty"},
@@ -463,7 +491,7 @@ func (c *Config) validate(sections ...string) error {
 		}
 	}
 	for _, m := range []struct{ key, path string }{{"student", c.Student.Model}, {"teacher", c.Teacher.Model}} {
-		if !want[m.key] {
+		if !want[m.key] || m.key == "teacher" && c.Teacher.URL != "" {
 			continue
 		}
 		if st, err := os.Stat(m.path); err != nil {
@@ -474,6 +502,24 @@ func (c *Config) validate(sections ...string) error {
 	}
 	return nil
 }
+
+// TeacherTopK is how many of the teacher's most likely tokens each scored
+// position needs: T-DUR's top-k disagreement compares lists; 0 otherwise.
+func (c *Config) TeacherTopK() int {
+	if c.TDUR.Enabled && c.TDUR.Disagreement == "topk_kl" {
+		return c.TDUR.TopK
+	}
+	return 0
+}
+
+// TeacherClient is how to reach teacher.url, scoring waves of nseq sequences.
+func (c *Config) TeacherClient(nseq int) scoring.Config {
+	t := c.Teacher
+	return scoring.Config{URL: t.URL, API: t.API, Key: os.Getenv(scoring.KeyEnv), Timeout: seconds(t.Timeout), Retries: t.Retries,
+		Backoff: seconds(t.Backoff), Parallel: t.Parallel, PieceTokens: t.PieceTokens, NSeq: nseq, NCtx: c.Rollout.Context}
+}
+
+func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
 
 // Prompt is how the rollout keys render transcripts; sft renders its demos the same way.
 func (c *Config) Prompt() envs.PromptConfig {

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/atod-dev/atod/gguf"
+	"github.com/atod-dev/atod/trainer/scoring"
 )
 
 // shape is what the memory plan needs of a model file.
@@ -100,12 +101,29 @@ type PlanItem struct {
 type Plan struct {
 	Items     []PlanItem
 	Total     int64
-	Available int64 // MemAvailable of the machine; 0 where unknown
+	Available int64  // MemAvailable of the machine; 0 where unknown
+	Teacher   string // where a remote teacher runs and what it serves ("" = local)
 }
 
 // MemoryPlan estimates a run's peak memory from its config and the models'
-// headers, before anything is loaded.
-func (c *Config) MemoryPlan() (*Plan, error) { return c.plan(c.SharesBase()) }
+// headers, before anything is loaded. A remote teacher counts nothing here;
+// the plan names its server and the model it serves.
+func (c *Config) MemoryPlan() (*Plan, error) {
+	p, err := c.plan(c.SharesBase())
+	if err != nil || c.Teacher.URL == "" {
+		return p, err
+	}
+	p.Teacher = "remote at " + c.Teacher.URL + ": "
+	probe := c.TeacherClient(1)
+	probe.Retries = 0 // a plan only tells; the run retries
+	if cl, err := scoring.Dial(probe); err != nil {
+		p.Teacher += fmt.Sprintf("not answering (%v)", err)
+	} else {
+		p.Teacher += "serves " + cl.Model()
+		cl.Close()
+	}
+	return p, nil
+}
 
 // plan is MemoryPlan with the learner's base shared or not.
 func (c *Config) plan(shared bool) (*Plan, error) {
@@ -113,9 +131,11 @@ func (c *Config) plan(shared bool) (*Plan, error) {
 	if err != nil {
 		return nil, fmt.Errorf("plan: student: %w", err)
 	}
-	tt, err := readShape(c.Teacher.Model)
-	if err != nil {
-		return nil, fmt.Errorf("plan: teacher: %w", err)
+	var tt shape // a remote teacher's memory is its server's
+	if c.Teacher.URL == "" {
+		if tt, err = readShape(c.Teacher.Model); err != nil {
+			return nil, fmt.Errorf("plan: teacher: %w", err)
+		}
 	}
 	nseq := int64(c.Rollout.TasksPerStep * c.Rollout.GroupSize)
 	// Each sequence has a KV stream of its own, which llama.cpp rounds up to a multiple of 256 cells.
@@ -193,14 +213,18 @@ func (c *Config) plan(shared bool) (*Plan, error) {
 	if shared {
 		base, baseWhy = 0, "the learner trains over the student's loaded weights"
 	}
+	teacherWhy, teacherKV, teacherCompute := c.Teacher.Model, fmt.Sprintf("%d sequences × %d tokens, %s", nseq, c.Rollout.Context, kvType), "llama.cpp's, as a full batch touches it"
+	if c.Teacher.URL != "" {
+		teacherWhy, teacherKV, teacherCompute = "remote: "+c.Teacher.URL, "remote", "remote"
+	}
 	p := &Plan{Items: []PlanItem{
 		{"student weights", st.weights, c.Student.Model},
-		{"teacher weights", tt.weights, c.Teacher.Model},
+		{"teacher weights", tt.weights, teacherWhy},
 		{"learner's base", base, baseWhy},
 		{"student KV cache", kv(st), fmt.Sprintf("%d sequences × %d tokens, %s", nseq, c.Rollout.Context, kvType)},
-		{"teacher KV cache", kv(tt), fmt.Sprintf("%d sequences × %d tokens, %s", nseq, c.Rollout.Context, kvType)},
+		{"teacher KV cache", kv(tt), teacherKV},
 		{"student compute buffer", compute(st), "llama.cpp's, as a full batch touches it"},
-		{"teacher compute buffer", compute(tt), "llama.cpp's, as a full batch touches it"},
+		{"teacher compute buffer", compute(tt), teacherCompute},
 		{"training working set", learner, why},
 		{"trainable weights", lora, "with AdamW state"},
 		{"runtime", 300 << 20, "Go, llama.cpp and ggml, rollouts"},
@@ -242,6 +266,9 @@ func (p *Plan) Write(w io.Writer) {
 		avail = gb(p.Available)
 	}
 	fmt.Fprintf(w, "  %-24s %10s  (available: %s)\n", "total", gb(p.Total), avail)
+	if p.Teacher != "" {
+		fmt.Fprintf(w, "  teacher: %s (its weights and KV cache are the server's)\n", p.Teacher)
+	}
 }
 
 // Fits fails, naming the keys that shrink the plan, when it exceeds the

@@ -16,6 +16,7 @@ import (
 
 	"github.com/atod-dev/atod/envs"
 	"github.com/atod-dev/atod/model"
+	"github.com/atod-dev/atod/trainer/scoring"
 )
 
 // RunOptions are the parts of a run that are not in the config.
@@ -114,6 +115,9 @@ func Run(cfg *Config, o RunOptions) (*Summary, error) {
 		m, err := trainStep(cfg, env, models, step, weightsPath, stopped, s.prog)
 		if errors.Is(err, ErrInterrupted) {
 			return s.interrupt(step - 1)
+		}
+		if errors.Is(err, scoring.ErrUnavailable) {
+			return s.teacherDown(step, err)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("step %d: %w", step, err)
@@ -266,6 +270,17 @@ func (s *session) interrupt(done int) (*Summary, error) {
 	}
 	s.sum.Steps, s.sum.Interrupted = done, true
 	return s.sum, ErrInterrupted
+}
+
+// teacherDown ends the run when the teacher server stayed down through its
+// retries in step: nothing of that step is learnt, the step before it is
+// checkpointed, and the error says how to go on.
+func (s *session) teacherDown(step int, cause error) (*Summary, error) {
+	if _, err := s.interrupt(step - 1); !errors.Is(err, ErrInterrupted) {
+		return nil, err
+	}
+	return s.sum, fmt.Errorf("step %d: %w\nsteps up to %d are checkpointed; once the teacher server is back, continue with: atod run --resume %s",
+		step, cause, step-1, s.cfg.OutDir)
 }
 
 var (

@@ -45,10 +45,7 @@ func trainStep(cfg *Config, env envs.Env, models *Models, step int, weightsPath 
 			"it is down, not flaky; last failure: %s", m.GroupsDrop, n, cfg.Rollout.MaxFailedShare, cfg.Rollout.EnvRetries, reason)
 	}
 	t1 := time.Now()
-	topK := 0
-	if cfg.TDUR.Enabled && cfg.TDUR.Disagreement == "topk_kl" {
-		topK = cfg.TDUR.TopK
-	}
+	topK := cfg.TeacherTopK()
 	score := func(done, total int) { prog.phase(step, "teacher scoring, sequences", done, total) }
 	if err := rollout.ScoreTeacher(models.Teacher, models.Student, eps, topK, score); err != nil {
 		return m, fmt.Errorf("scoring: %w", err)

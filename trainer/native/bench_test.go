@@ -12,6 +12,7 @@ import (
 	"github.com/atod-dev/atod/model"
 
 	"github.com/atod-dev/atod/trainer"
+	"github.com/atod-dev/atod/trainer/scoring"
 )
 
 // TestBenchStepShares reports which phase of a step dominates on a tiny model:
@@ -160,4 +161,50 @@ func benchScoreMask(t *testing.T, cfg *trainer.Config, n int) {
 	fmt.Printf("bench: real_teacher_score_all_positions_s = %.1f s\n", full)
 	fmt.Printf("bench: real_teacher_score_quarter_masked_s = %.1f s\n", part)
 	fmt.Printf("bench: real_teacher_score_masked_vs_all = %.2f x\n", part/full)
+}
+
+// TestBenchRemoteScore is scoring through atod serve over loopback ÷ scoring in
+// process: the same teacher, the same 16 transcripts of ~400 tokens, each path
+// timed over three rounds after a warm-up, in one process.
+func TestBenchRemoteScore(t *testing.T) {
+	if os.Getenv("ATOD_BENCH") != "1" {
+		t.Skip("ATOD_BENCH=1 runs benchmarks")
+	}
+	_, teacher, _ := tinyModels(t)
+	lm, err := OpenScorer(teacher, trainer.BackendConfig{Device: "auto", GPULayers: -1}, 16, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lm.Close()
+	rng := rand.New(rand.NewPCG(1, 2))
+	reqs := make([]model.ScoreRequest, 16)
+	for i := range reqs {
+		toks := make([]int32, 400)
+		for j := range toks {
+			toks[j] = int32(rng.IntN(lm.VocabSize()))
+		}
+		reqs[i] = model.ScoreRequest{Seq: i, Tokens: toks, From: 1}
+	}
+	c, err := scoring.Dial(scoring.Config{URL: scoreServer(t, lm), API: scoring.Atod, Timeout: time.Minute, Parallel: 16, NSeq: 16, NCtx: 1024})
+	if err != nil {
+		t.Fatal(err)
+	}
+	timed := func(score func([]model.ScoreRequest) ([]model.ScoreResult, error)) float64 {
+		if _, err := score(reqs); err != nil { // warm-up
+			t.Fatal(err)
+		}
+		start := time.Now()
+		for range 3 {
+			lm.ClearAll()
+			if _, err := score(reqs); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return time.Since(start).Seconds()
+	}
+	local := timed(lm.Score)
+	remote := timed(c.Score)
+	fmt.Printf("bench: remote_score_local_s = %.3f s\n", local/3)
+	fmt.Printf("bench: remote_score_remote_s = %.3f s\n", remote/3)
+	fmt.Printf("bench: remote_score_vs_local = %.2f x\n", local/remote)
 }

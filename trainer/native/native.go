@@ -11,6 +11,7 @@ import (
 	"github.com/atod-dev/atod/cgo/llama"
 	"github.com/atod-dev/atod/model"
 	"github.com/atod-dev/atod/trainer"
+	"github.com/atod-dev/atod/trainer/scoring"
 )
 
 // Open loads what need asks for: the student and teacher each with a context
@@ -29,6 +30,14 @@ func Open(cfg *trainer.Config, need trainer.Need) (*trainer.Models, error) {
 	}()
 	var sm, tm *llama.Model
 	var err error
+	var remote *scoring.Client
+	if need.Teacher && cfg.Teacher.URL != "" {
+		// Before any model loads: a server that is down fails the run in seconds.
+		if remote, err = scoring.Dial(cfg.TeacherClient(max(1, need.NSeq))); err != nil {
+			return nil, fmt.Errorf("teacher server: %w", err)
+		}
+		ms.Teacher = remote
+	}
 	share := need.Student && need.Learner && cfg.SharesBase() // one copy of the base
 	if need.Student {
 		smp := mp
@@ -41,7 +50,14 @@ func Open(cfg *trainer.Config, need trainer.Need) (*trainer.Models, error) {
 			return nil, fmt.Errorf("student: %w", err)
 		}
 	}
-	if need.Teacher {
+	if remote != nil && sm != nil {
+		note, err := remote.Check(ms.Student, cfg.TeacherTopK())
+		if err != nil {
+			return nil, err
+		}
+		ms.Notes = append(ms.Notes, note)
+	}
+	if need.Teacher && remote == nil {
 		if tm, err = llama.LoadModel(cfg.Teacher.Model, mp); err != nil {
 			return nil, fmt.Errorf("load teacher %s: %w", cfg.Teacher.Model, err)
 		}
@@ -85,6 +101,22 @@ func Open(cfg *trainer.Config, need trainer.Need) (*trainer.Models, error) {
 	}
 	ok = true
 	return ms, nil
+}
+
+// OpenScorer loads the GGUF at path to score nseq sequences of nctx tokens at
+// a time (atod serve).
+func OpenScorer(path string, b trainer.BackendConfig, nseq, nctx int) (model.LM, error) {
+	mp := llama.ModelParams{Backend: b.Device, GPULayers: b.GPULayers, Threads: b.Threads}
+	m, err := llama.LoadModel(path, mp)
+	if err != nil {
+		return nil, fmt.Errorf("load %s: %w", path, err)
+	}
+	l, err := newLM(m, path, llama.ContextParams{NCtx: nctx, NSeq: nseq, Threads: b.Threads, KVF16: b.KVF16}, mp, false)
+	if err != nil {
+		m.Close()
+		return nil, fmt.Errorf("context for %s: %w", path, err)
+	}
+	return l, nil
 }
 
 // lm is a llama.cpp model with one context. In full-weights mode the trained
