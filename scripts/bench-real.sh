@@ -4,7 +4,7 @@
 # student in f16 and Q4_K_M, a llama-3.2-1b-shape Q4_K_M teacher. Models are
 # built once into BENCH_DIR (default build/bench-real) and reused. Prints
 # `bench:` lines; each student runs in a process of its own (peak RSS).
-# About 20 minutes on 2 cores; run it alone.
+# About 25 minutes on 2 cores; run it alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=${BENCH_DIR:-build/bench-real}
@@ -25,6 +25,7 @@ if [ ! -f "$dir/teacher-q4_k_m.gguf" ]; then
 fi
 go test -c -o "$dir/native.test" ./trainer/native
 go test -c -o "$dir/learn.test" ./cgo/learn
+go test -c -o "$dir/llama.test" ./cgo/llama
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 for s in f16 q4_k_m; do
@@ -32,6 +33,9 @@ for s in f16 q4_k_m; do
 		ATOD_BENCH_SCORE_MASK=$([ $s = f16 ] && echo 1 || echo 0) \
 		"$dir/native.test" -test.run '^TestBenchRealStep$' -test.v -test.timeout 60m 2>"$dir/$s.log" | grep '^bench:' | tee -a "$out"
 done
+# KV streams ÷ one unified KV buffer: the same generation and scoring requests, side by side (f16 student)
+ATOD_BENCH=1 ATOD_BENCH_THREADS=0 ATOD_BENCH_REAL_MODEL="$dir/student-f16.gguf" \
+	"$dir/llama.test" -test.run '^TestBenchStreamsVsUnified$' -test.v -test.timeout 60m 2>>"$dir/f16.log" | grep '^bench:' | tee -a "$out"
 # the learner alone: 1×1,024-token LoRA steps, with and without recompute; memory at twice an episode's length
 for s in f16 q4_k_m; do
 	ATOD_BENCH_REAL_MODEL="$dir/student-$s.gguf" ATOD_BENCH_NAME=$s ATOD_BENCH_MEM_RATIO=$([ $s = f16 ] && echo 1 || echo 0) \
