@@ -1,71 +1,20 @@
 package llama_test
 
 import (
-	"fmt"
 	"math"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/atod-dev/atod/cgo/llama"
-	"github.com/atod-dev/atod/gguf"
 	"github.com/atod-dev/atod/model"
 	"github.com/atod-dev/atod/tinymodel"
 )
 
-// rewrite copies the f32 model at in to out, passing every tensor through edit
-// (rows are ne0 floats) and appending pad padding tokens ([PADi], type unused)
-// to the tokenizer, zero rows to the embeddings and rows w₀·e₀ to the output.
+// rewrite is tinymodel.PadVocab, failing the test on an error.
 func rewrite(t *testing.T, in, out string, pad int, w0 float32, edit func(name string, ne0 int, v []float32)) {
 	t.Helper()
-	f, err := gguf.Open(in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := gguf.NewWriter()
-	for _, kv := range f.KV {
-		v := kv.Value
-		switch kv.Key {
-		case "tokenizer.ggml.tokens":
-			toks := append([]string(nil), v.([]string)...)
-			for i := range pad {
-				toks = append(toks, fmt.Sprintf("[PAD%d]", len(v.([]string))+i))
-			}
-			v = toks
-		case "tokenizer.ggml.token_type":
-			types := append([]int32(nil), v.([]int32)...)
-			for range pad {
-				types = append(types, 5) // LLAMA_TOKEN_TYPE_UNUSED
-			}
-			v = types
-		}
-		w.Set(kv.Key, v)
-	}
-	for _, ti := range f.Tensors {
-		b, err := f.ReadTensor(ti.Name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		v, err := gguf.Float32s(ti.Type, b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ne0 := int(ti.Shape[0])
-		edit(ti.Name, ne0, v)
-		shape := append([]uint64(nil), ti.Shape...)
-		if ti.Name == "token_embd.weight" || ti.Name == "output.weight" {
-			row := make([]float32, ne0)
-			if ti.Name == "output.weight" {
-				row[0] = w0
-			}
-			for range pad {
-				v = append(v, row...)
-			}
-			shape[1] += uint64(pad)
-		}
-		w.AddTensor(ti.Name, gguf.F32, shape, gguf.F32Bytes(v))
-	}
-	if err := w.WriteFile(out); err != nil {
+	if err := tinymodel.PadVocab(in, out, pad, w0, edit); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -9,67 +9,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/atod-dev/atod/gguf"
 	"github.com/atod-dev/atod/model"
+	"github.com/atod-dev/atod/tinymodel"
 	"github.com/atod-dev/atod/trainer"
 	"github.com/atod-dev/atod/trainer/scoring"
 )
 
-// padded writes the model at in with pad padding ids appended ([PADi], type
-// unused), zero rows in the embeddings and output: as converters pad vocabularies.
+// padded writes the model at in with pad padding ids appended (tinymodel.PadVocab, zero output rows).
 func padded(t *testing.T, in string, pad int) string {
 	t.Helper()
-	f, err := gguf.Open(in)
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := filepath.Join(t.TempDir(), "padded.gguf")
-	w := gguf.NewWriter()
-	for _, kv := range f.KV {
-		v := kv.Value
-		switch x := v.(type) {
-		case []string:
-			if kv.Key == "tokenizer.ggml.tokens" {
-				n := len(x)
-				for i := range pad {
-					x = append(x, fmt.Sprintf("[PAD%d]", n+i))
-				}
-				v = x
-			}
-		case []int32:
-			if kv.Key == "tokenizer.ggml.token_type" {
-				for range pad {
-					x = append(x, 5) // unused
-				}
-				v = x
-			}
-		case []float32:
-			if kv.Key == "tokenizer.ggml.scores" {
-				for range pad {
-					x = append(x, 0)
-				}
-				v = x
-			}
-		}
-		w.Set(kv.Key, v)
-	}
-	for _, ti := range f.Tensors {
-		b, err := f.ReadTensor(ti.Name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		v, err := gguf.Float32s(ti.Type, b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		shape := append([]uint64(nil), ti.Shape...)
-		if ti.Name == "token_embd.weight" || ti.Name == "output.weight" {
-			v = append(v, make([]float32, pad*int(shape[0]))...)
-			shape[1] += uint64(pad)
-		}
-		w.AddTensor(ti.Name, gguf.F32, shape, gguf.F32Bytes(v))
-	}
-	if err := w.WriteFile(out); err != nil {
+	if err := tinymodel.PadVocab(in, out, pad, 0, nil); err != nil {
 		t.Fatal(err)
 	}
 	return out
