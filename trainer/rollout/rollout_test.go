@@ -66,7 +66,7 @@ func TestScoreTeacherCoversEveryActionToken(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := rollout.ScoreTeacher(lm, lm, eps, 3, nil); err != nil {
+		if err := rollout.ScoreTeacher(lm, lm, eps, rollout.TopK{KL: 3}, nil); err != nil {
 			t.Fatal(err)
 		}
 		n := 0
