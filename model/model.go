@@ -83,18 +83,32 @@ type LM interface {
 	Close()
 }
 
-// TrainSeq is one training sequence.
+// TrainSeq is one training sequence. Its loss, summed over the step's N targets, is
+//
+//	L = (1/N) Σ_i [−Weights[i]·log π(Tokens[i]) + Distill[i]·KL_i],
+//
+// KL_i the forward KL from the teacher's top-k list TopK[i] plus a tail bucket
+// (the rest of the vocabulary) to the same buckets of π: with p_v = exp(LogProb)
+// of the listed tokens, p_tail = 1 − Σ_v p_v and π(tail) = 1 − Σ_v π(v),
+//
+//	KL_i = Σ_v p_v·(log p_v − log π(v)) + p_tail·(log p_tail − log π(tail)).
 type TrainSeq struct {
 	Tokens  []int32
 	Mask    []bool    // Mask[i]: token i is a target, predicted from Tokens[:i]; Mask[0] is false
 	Weights []float32 // per token, any sign, used where Mask is true
+	// The top-k distillation term, nil when there is none: per token, its
+	// weight (where Mask is true) and the teacher's list at that position
+	// (distinct tokens; nil where there is none, then Distill[i] is 0).
+	Distill []float32
+	TopK    [][]TokenLogProb
 }
 
 // TrainStats are one optimizer step's figures.
 type TrainStats struct {
-	Loss, GradNorm, LR float32     // Loss = −Σ w·log π / N over the whole step; GradNorm before clipping
+	Loss, GradNorm, LR float32     // Loss = L of TrainSeq over the whole step; GradNorm before clipping
 	Tokens             int         // N = number of masked-in tokens over all micro-batches
 	LogProbs           [][]float32 // per sequence, flattened over micro-batches: log π(token i) where Mask, 0 elsewhere
+	DistillKL          [][]float32 // like LogProbs: KL_i where TopK lists token i, 0 elsewhere; nil without the term
 	Skipped            bool        // NaN/Inf in loss or gradients: nothing updated
 	Step               int         // optimizer steps taken so far
 }

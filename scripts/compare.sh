@@ -51,9 +51,10 @@ declare -A METHODS=(
 	[grpo-nostd]="grpo grpo.std_norm=false"
 	[atod-nostd]="atod grpo.std_norm=false"
 	# The levers of scripts/levers.sh: Dr. GRPO with groups without reward signal dropped,
-	# truncated importance weights.
+	# truncated importance weights, the top-k distillation term.
 	[atod-drgrpo-filter]="atod grpo.std_norm=false grpo.filter_groups=true"
 	[atod-tis]="atod loss.tis_cap=2"
+	[atod-topk]="atod distill.topk=8"
 )
 
 # run_one ENV VARIANT SEED: one training run, kept when it already finished.

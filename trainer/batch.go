@@ -26,8 +26,11 @@ type batch struct {
 
 // buildBatch turns scored episodes into the learner's per-token weights on the
 // action tokens: A_t = κ·κ_opd·w_k·a_opd(t) + ρ·a_rl(i), times the loss
-// aggregation's scale (atod.AggregationScale, over the episodes with action tokens).
-func buildBatch(cfg *Config, eps []*rollout.Episode, kappa, rho float64) batch {
+// aggregation's scale (atod.AggregationScale, over the episodes with action
+// tokens); and, with distill.topk, the distillation term's d_t = η·scale on
+// each action token with the teacher's top-k list there, so that the learner's
+// (1/N) Σ d_t·KL_t is η times the KL aggregated as the loss is.
+func buildBatch(cfg *Config, eps []*rollout.Episode, kappa, rho, eta float64) batch {
 	var b batch
 	b.returns = make([]float64, len(eps))
 	groups := map[int][]int{}
@@ -96,6 +99,9 @@ func buildBatch(cfg *Config, eps []*rollout.Episode, kappa, rho float64) batch {
 		scale := atod.AggregationScale(cfg.Loss.Aggregation, b.tokens, live, epTokens[i])
 		for si, toks := range e.Seqs {
 			seq := model.TrainSeq{Tokens: toks, Mask: make([]bool, len(toks)), Weights: make([]float32, len(toks))}
+			if cfg.Distill.TopK > 0 {
+				seq.Distill, seq.TopK = make([]float32, len(toks)), make([][]model.TokenLogProb, len(toks))
+			}
 			lpS := make([]float32, len(toks))
 			any := false
 			for k, t := range e.Turns {
@@ -112,6 +118,13 @@ func buildBatch(cfg *Config, eps []*rollout.Episode, kappa, rho float64) batch {
 					seq.Mask[t.Start+j] = true
 					seq.Weights[t.Start+j] = float32(w)
 					lpS[t.Start+j] = t.LpS[j]
+					if seq.TopK != nil && j < len(t.TopK) && len(t.TopK[j]) > 0 {
+						if list, ok := distillList(t.TopK[j]); ok {
+							seq.TopK[t.Start+j], seq.Distill[t.Start+j] = list, float32(eta*scale)
+						} else {
+							b.nonFinite++
+						}
+					}
 					b.tokW[i][k] = append(b.tokW[i][k], float32(w))
 					any = true
 				}
@@ -122,6 +135,27 @@ func buildBatch(cfg *Config, eps []*rollout.Episode, kappa, rho float64) batch {
 		}
 	}
 	return b
+}
+
+// distillList is the teacher's top-k list for the learner: its probabilities
+// scaled down to sum to 1 where a server's rounding made them sum to more; not
+// ok (nil) where a log-prob is NaN or +Inf.
+func distillList(l []model.TokenLogProb) ([]model.TokenLogProb, bool) {
+	var sum float64
+	for _, v := range l {
+		if math.IsNaN(float64(v.LogProb)) || math.IsInf(float64(v.LogProb), 1) {
+			return nil, false
+		}
+		sum += math.Exp(float64(v.LogProb))
+	}
+	if sum <= 1 {
+		return l, true
+	}
+	out := make([]model.TokenLogProb, len(l))
+	for i, v := range l {
+		out[i] = model.TokenLogProb{Token: v.Token, LogProb: float32(float64(v.LogProb) - math.Log(sum))}
+	}
+	return out, true
 }
 
 // groupStats says how much reward signal a step's groups carry: GRPO learns

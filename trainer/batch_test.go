@@ -34,7 +34,7 @@ func TestBatchTokenWeightsHandComputed(t *testing.T) {
 		{TaskIdx: 1, Score: 1, Transcript: &rollout.Transcript{Seqs: [][]int32{{1, 5}}},
 			Turns: []rollout.Turn{{Seq: 0, Start: 1, N: 0}}}, // an empty reply: no train tokens
 	}
-	b := buildBatch(&cfg, eps, 0.5, 0.5) // λ = 0.5
+	b := buildBatch(&cfg, eps, 0.5, 0.5, 0) // λ = 0.5
 	// Group 0: R = 1, −0.1 → mean 0.45, std 0.55 → a_rl = +1, −1. Group 1: equal returns → 0.
 	// Episode 0: a_opd = clip(0.5) = 0.5, clip(−2) = −1 → A = 0.5·2·0.5 + 0.5·1 = 1, 0.5·2·(−1) + 0.5 = −0.5.
 	// Episode 1: a_opd = 0 → A = 0.5·(−1) = −0.5. Episode 2: a_opd = −0.25, clip(1) = 1 → A = −0.25, 1.
@@ -63,12 +63,12 @@ func TestBatchTokenWeightsHandComputed(t *testing.T) {
 		t.Errorf("reverse KL %v over %d tokens, want 0.15 over 5", b.revKL, b.tokens)
 	}
 	// λ = 1: only the RL signal; λ = 0 with T-DUR: the turn weights scale a_opd.
-	b = buildBatch(&cfg, eps, 0, 1)
+	b = buildBatch(&cfg, eps, 0, 1, 0)
 	if b.seqs[0].Weights[2] != 1 || b.seqs[0].Weights[3] != 1 || b.seqs[2].Weights[1] != 0 {
 		t.Errorf("λ = 1 weights %v %v", b.seqs[0].Weights, b.seqs[2].Weights)
 	}
 	cfg.TDUR = atod.TDUR{Enabled: true, Form: "zscore", Beta: 1, Tau: 1, WMin: 0.1, WMax: 10, Disagreement: "logratio"}
-	b = buildBatch(&cfg, eps, 1, 0)
+	b = buildBatch(&cfg, eps, 1, 0, 0)
 	w := cfg.TDUR.TurnWeights([][]atod.TurnStat{{{D: 0.75, U: 1, Tokens: 2}}, {{D: 0, U: 1, Tokens: 1}}, {{D: 0.25, U: 1, Tokens: 1}, {D: -1, U: 1, Tokens: 1}}, {{}}})
 	if !near(float64(b.seqs[2].Weights[1]), 2*w[2][0]*-0.25, 1e-6) || !near(float64(b.seqs[3].Weights[2]), 2*w[2][1]*1, 1e-6) || w[2][0] == 1 {
 		t.Errorf("T-DUR weights %v, train weights %v %v", w, b.seqs[2].Weights, b.seqs[3].Weights)
@@ -105,7 +105,7 @@ func TestGroupStatsHandComputed(t *testing.T) {
 		ep(1, 0, 0), ep(1, 0, 0), // equal returns: no signal
 		ep(2, 0, 0), ep(2, 0, 2), // equal scores, R = 0, −0.2: the penalty alone
 	}
-	g := buildBatch(&cfg, eps, 0, 1).groups
+	g := buildBatch(&cfg, eps, 0, 1, 0).groups
 	// Within-group stds 0.55, 0, 0.1; every episode of groups 0 and 2 gets |a_rl| = 1.
 	if g.n != 3 || g.noSignal != 1 || g.penaltyOnly != 1 || !near(g.retStd, 0.65/3, 1e-12) || !near(g.advAbs, 4.0/6, 1e-12) {
 		t.Errorf("group stats %+v, want 3 groups, 1 without signal, 1 penalty-only, return std 0.2167, |a_rl| 0.667", g)
@@ -126,7 +126,7 @@ func TestBatchSequenceAggregation(t *testing.T) {
 			Turns: []rollout.Turn{{Seq: 0, Start: 1, N: 1, LpS: []float32{-2}, LpT: []float32{-3}, Ent: []float32{1}}}},
 	}
 	kappa, rho := 0.55, 1.5
-	b := buildBatch(&cfg, eps, kappa, rho)
+	b := buildBatch(&cfg, eps, kappa, rho, 0)
 	// a_rl = ±1; one-turn trajectories: w = 0.75; Δ = 0.5, 1, −0.5 and −1.
 	a := [][]float64{{kappa*0.75*0.5 + rho, kappa*0.75*1 + rho, kappa*0.75*-0.5 + rho}, {kappa*0.75*-1 - rho}}
 	// N = 4, G = 2: scales 4/(2·3) and 4/(2·1).
@@ -167,7 +167,7 @@ func TestBatchFilterGroups(t *testing.T) {
 			Turns:      []rollout.Turn{{Seq: 0, Start: 1, N: 1, LpS: []float32{-1}, LpT: []float32{-1}, Ent: []float32{1}}}}
 	}
 	eps := []*rollout.Episode{ep(0, 1, 0), ep(0, 0, 1), ep(1, 0, 0), ep(1, 0, 2)}
-	b := buildBatch(&cfg, eps, 0, 1)
+	b := buildBatch(&cfg, eps, 0, 1, 0)
 	// Group 0 (Dr. GRPO, no std): R = 1, −0.1 → ±0.55. Group 1 is penalty-only: dropped.
 	want := []float64{0.55, -0.55, 0, 0}
 	for i, w := range want {
@@ -179,7 +179,7 @@ func TestBatchFilterGroups(t *testing.T) {
 		t.Errorf("groups %+v: want 1 filtered, 1 penalty-only", b.groups)
 	}
 	cfg.GRPO.FilterGroups = false
-	if b = buildBatch(&cfg, eps, 0, 1); !near(b.advRL[3], -0.1, 1e-12) || b.groups.filtered != 0 {
+	if b = buildBatch(&cfg, eps, 0, 1, 0); !near(b.advRL[3], -0.1, 1e-12) || b.groups.filtered != 0 {
 		t.Errorf("unfiltered penalty-only group: a_rl %v, filtered %d", b.advRL[2:], b.groups.filtered)
 	}
 }

@@ -43,6 +43,7 @@ type Config struct {
 	OPD        OPDConfig        `toml:"opd"`
 	GRPO       GRPOConfig       `toml:"grpo"`
 	Loss       LossConfig       `toml:"loss,omitempty"`
+	Distill    DistillConfig    `toml:"distill,omitempty"`
 	Optim      model.Optim      `toml:"optim"`
 	Eval       EvalConfig       `toml:"eval"`
 	Checkpoint CheckpointConfig `toml:"checkpoint"`
@@ -114,6 +115,25 @@ type LossConfig struct {
 	TISCap      float64 `toml:"tis_cap,omitzero"`      // C of min(π_learner/π_sampler, C); 0 = off
 }
 
+// DistillConfig is the top-k distillation term: at each action token, the
+// forward KL from the teacher's top-k list plus a tail bucket to the student's
+// same buckets, added to the loss with weight η(s) = weight → weight_end
+// along its own ramp (shape, warmup, anneal_steps, kappa).
+type DistillConfig struct {
+	TopK      int     `toml:"topk,omitzero"` // K; 0 = off
+	Weight    float64 `toml:"weight,omitzero"`
+	WeightEnd float64 `toml:"weight_end,omitzero"`
+	atod.Ramp
+}
+
+// At is η(step), 0 when the term is off.
+func (d DistillConfig) At(step int) float64 {
+	if d.TopK == 0 {
+		return 0
+	}
+	return d.Ramp.At(step, d.Weight, d.WeightEnd)
+}
+
 type EvalConfig struct {
 	Every       int     `toml:"every"` // steps; 0 = only at step 0 and the end
 	Tasks       int     `toml:"tasks"`
@@ -157,6 +177,7 @@ func DefaultConfig() Config {
 		TDUR:       atod.TDUR{Beta: 0.5, Tau: 1, WMin: 0.25, WMax: 4, Disagreement: "logratio", TopK: 8},
 		OPD:        OPDConfig{Kappa: 1},
 		GRPO:       GRPOConfig{StdNorm: true, Eps: 1e-6},
+		Distill:    DistillConfig{Weight: 1, WeightEnd: 0.1, Ramp: atod.Ramp{Shape: "linear", AnnealSteps: 11, Kappa: 5}},
 		Optim:      model.Optim{LR: 1e-3, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, ClipNorm: 1, MinLRRatio: 0.1, MicroTokens: 4096, Recompute: true, KeepMLPMB: 1024},
 		Eval:       EvalConfig{Every: 10, Tasks: 16, Split: "test", Teacher: true},
 		Checkpoint: CheckpointConfig{Every: 5},
@@ -356,6 +377,9 @@ func (c *Config) Hash() string {
 	if d.Loss.Aggregation == "token" {
 		d.Loss.Aggregation = ""
 	}
+	if d.Distill.TopK == 0 { // off: its other keys mean nothing
+		d.Distill = DistillConfig{}
+	}
 	b, _ := d.Encode()
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:8])
@@ -379,7 +403,7 @@ func zeroKey(v reflect.Value, key string) {
 
 // Validate checks every key `atod run` uses: ranges, and that both model files exist.
 func (c *Config) Validate() error {
-	return c.validate("run", "student", "teacher", "lora", "optim", "schedule", "tdur", "opd", "grpo", "eval", "checkpoint")
+	return c.validate("run", "student", "teacher", "lora", "optim", "schedule", "tdur", "opd", "grpo", "distill", "eval", "checkpoint")
 }
 
 // EvalSeed is the seed of the held-out task draw: eval.seed, or the run's seed.
@@ -451,6 +475,9 @@ func (c *Config) validate(sections ...string) error {
 		{"opd", c.Loss.Aggregation != "sequence" && c.Loss.Aggregation != "token", fmt.Sprintf("loss.aggregation = %q: want sequence or token", c.Loss.Aggregation)},
 		{"opd", !(c.Loss.TISCap >= 0) || math.IsInf(c.Loss.TISCap, 0), fmt.Sprintf("loss.tis_cap = %v: want ≥ 0 (0 = off)", c.Loss.TISCap)},
 		{"grpo", !(c.GRPO.Eps >= 0), fmt.Sprintf("grpo.eps = %v: want ≥ 0", c.GRPO.Eps)},
+		{"distill", c.Distill.TopK < 0 || c.Distill.TopK > MaxDistillTopK, fmt.Sprintf("distill.topk = %d: want 0 (off) .. %d", c.Distill.TopK, MaxDistillTopK)},
+		{"distill", !(c.Distill.Weight >= 0 && c.Distill.WeightEnd >= 0) || math.IsInf(c.Distill.Weight+c.Distill.WeightEnd, 0),
+			fmt.Sprintf("distill.weight = %v, distill.weight_end = %v: want ≥ 0", c.Distill.Weight, c.Distill.WeightEnd)},
 		{"optim", !(c.Optim.LR > 0), fmt.Sprintf("optim.lr = %v: want > 0", c.Optim.LR)},
 		{"optim", !(c.Optim.Beta1 >= 0 && c.Optim.Beta1 < 1 && c.Optim.Beta2 >= 0 && c.Optim.Beta2 < 1), "optim.beta1/beta2: want [0, 1)"},
 		{"optim", !(c.Optim.Eps > 0), fmt.Sprintf("optim.eps = %v: want > 0", c.Optim.Eps)},
@@ -490,6 +517,11 @@ func (c *Config) validate(sections ...string) error {
 			return err
 		}
 	}
+	if want["distill"] && c.Distill.TopK > 0 {
+		if err := c.Distill.Ramp.Validate("distill"); err != nil {
+			return err
+		}
+	}
 	for _, m := range []struct{ key, path string }{{"student", c.Student.Model}, {"teacher", c.Teacher.Model}} {
 		if !want[m.key] || m.key == "teacher" && c.Teacher.URL != "" {
 			continue
@@ -503,14 +535,24 @@ func (c *Config) validate(sections ...string) error {
 	return nil
 }
 
-// TeacherTopK is how many of the teacher's most likely tokens each scored
-// position needs: T-DUR's top-k disagreement compares lists; 0 otherwise.
-func (c *Config) TeacherTopK() int {
+// MaxDistillTopK bounds distill.topk. (vLLM serves lists of at most 20 unless
+// started with a larger --max-logprobs: a remote teacher is checked at start.)
+const MaxDistillTopK = 64
+
+// ScoreTopK is how many of the teacher's most likely tokens each scored
+// position needs: T-DUR's top-k disagreement compares the teacher's lists with
+// the student's, the distillation term keeps the teacher's.
+func (c *Config) ScoreTopK() rollout.TopK {
+	var k rollout.TopK
 	if c.TDUR.Enabled && c.TDUR.Disagreement == "topk_kl" {
-		return c.TDUR.TopK
+		k.KL = c.TDUR.TopK
 	}
-	return 0
+	k.Distill = c.Distill.TopK
+	return k
 }
+
+// TeacherTopK is the longest top-k list the teacher serves (ScoreTopK's larger).
+func (c *Config) TeacherTopK() int { return c.ScoreTopK().Teacher() }
 
 // TeacherClient is how to reach teacher.url, scoring waves of nseq sequences.
 func (c *Config) TeacherClient(nseq int) scoring.Config {

@@ -82,6 +82,9 @@ func TestBadConfigsFailFastNamingTheKey(t *testing.T) {
 		{"", []string{"teacher.model=missing.gguf"}, "teacher.model"},
 		{"", []string{"rollout.group_size=1"}, "needs groups of ≥ 2"},
 		{"", []string{"schedule.shape=wavy"}, "schedule.shape"},
+		{"", []string{"distill.topk=-1"}, "distill.topk"},
+		{"", []string{"distill.topk=4", "distill.weight=-1"}, "distill.weight"},
+		{"", []string{"distill.topk=4", "distill.shape=wavy"}, "distill.shape"},
 		{"", []string{"tdur.form=zscore", "tdur.w_min=2"}, "tdur.w_min"},
 		{"", []string{"tdur.form=softor"}, "tdur.form"},
 		{"", []string{"method=ppo"}, "method = \"ppo\": want one of atod, opd, grpo, atod-no-tdur, atod-no-anneal, atod-convex"},
@@ -178,6 +181,7 @@ func TestResumeKeysAndHash(t *testing.T) {
 		{"steps=99", true}, {"out_dir=elsewhere", true}, {"eval.tasks=3", true}, {"checkpoint.every=1", true},
 		{"record.episodes=9", true}, {"backend.threads=3", true}, {"optim.recompute=false", true}, {"optim.keep_mlp_mb=7", true},
 		{"optim.lr=0.5", false}, {"optim.micro_tokens=64", false}, {"lora.rank=3", false}, {"seed=2", false},
+		{"distill.topk=4", false}, {"distill.weight=3", true}, // the term off, its weight means nothing
 	} {
 		d := DefaultConfig()
 		if err := d.Apply([]string{c.set}); err != nil {

@@ -16,42 +16,44 @@ import (
 
 // StepMetrics is one training line of metrics.jsonl.
 type StepMetrics struct {
-	Kind         string    `json:"kind"` // "train"
-	Step         int       `json:"step"`
-	Lambda       float64   `json:"lambda"` // the RL share ρ/(κ + ρ): λ in the convex form
-	Kappa        float64   `json:"kappa"`  // κ(s), the OPD term's coefficient
-	Rho          float64   `json:"rho"`    // ρ(s), the RL term's coefficient
-	Success      float64   `json:"success"`
-	MeanReturn   float64   `json:"mean_return"`
-	EpisodeLen   float64   `json:"episode_len"`
-	InvalidRate  float64   `json:"invalid_rate"`
-	ReverseKL    jsonFloat `json:"reverse_kl"`
-	WMean        jsonFloat `json:"tdur_w_mean"`
-	WMin         jsonFloat `json:"tdur_w_min"`
-	WMax         jsonFloat `json:"tdur_w_max"`
-	WStd         jsonFloat `json:"tdur_w_std"`
-	Loss         jsonFloat `json:"loss"` // null when the step was skipped for NaN/Inf
-	GradNorm     jsonFloat `json:"grad_norm"`
-	LR           float64   `json:"lr"`
-	Tokens       int       `json:"tokens"`     // action tokens trained on
-	SeqTokens    int       `json:"seq_tokens"` // all tokens of the train sequences (the forward pass size)
-	Skipped      bool      `json:"skipped"`
-	SkippedTotal int       `json:"skipped_total"`
-	EnvFailures  int       `json:"env_failures"`        // episode attempts the env failed
-	EnvRetries   int       `json:"env_retries"`         // of those, replayed on a fresh env
-	GroupsDrop   int       `json:"groups_dropped"`      // groups left out of the update for an episode the env kept failing
-	NoSignal     float64   `json:"groups_no_signal"`    // share of groups with equal returns (a_rl = 0)
-	PenaltyOnly  float64   `json:"groups_penalty_only"` // share of groups with equal scores whose returns differ by invalid actions alone
-	Filtered     float64   `json:"groups_filtered"`     // share of groups left out of the RL term (grpo.filter_groups)
-	Mismatch     jsonFloat `json:"mismatch"`            // mean |lp_learner − lp_sampler| over action tokens (null: not measured)
-	ReturnStd    float64   `json:"return_std"`          // mean within-group std of R
-	AdvRLAbs     float64   `json:"adv_rl_abs"`          // mean |a_rl| over episodes
-	TokensPerS   float64   `json:"tokens_per_s"`
-	RolloutS     float64   `json:"rollout_s"`
-	ScoreS       float64   `json:"score_s"`
-	TrainS       float64   `json:"train_s"`
-	SyncS        float64   `json:"sync_s"`
-	PeakRSSMB    float64   `json:"peak_rss_mb"`
+	Kind          string    `json:"kind"` // "train"
+	Step          int       `json:"step"`
+	Lambda        float64   `json:"lambda"` // the RL share ρ/(κ + ρ): λ in the convex form
+	Kappa         float64   `json:"kappa"`  // κ(s), the OPD term's coefficient
+	Rho           float64   `json:"rho"`    // ρ(s), the RL term's coefficient
+	Success       float64   `json:"success"`
+	MeanReturn    float64   `json:"mean_return"`
+	EpisodeLen    float64   `json:"episode_len"`
+	InvalidRate   float64   `json:"invalid_rate"`
+	ReverseKL     jsonFloat `json:"reverse_kl"`
+	WMean         jsonFloat `json:"tdur_w_mean"`
+	WMin          jsonFloat `json:"tdur_w_min"`
+	WMax          jsonFloat `json:"tdur_w_max"`
+	WStd          jsonFloat `json:"tdur_w_std"`
+	Loss          jsonFloat `json:"loss"` // null when the step was skipped for NaN/Inf
+	GradNorm      jsonFloat `json:"grad_norm"`
+	LR            float64   `json:"lr"`
+	Tokens        int       `json:"tokens"`     // action tokens trained on
+	SeqTokens     int       `json:"seq_tokens"` // all tokens of the train sequences (the forward pass size)
+	Skipped       bool      `json:"skipped"`
+	SkippedTotal  int       `json:"skipped_total"`
+	EnvFailures   int       `json:"env_failures"`        // episode attempts the env failed
+	EnvRetries    int       `json:"env_retries"`         // of those, replayed on a fresh env
+	GroupsDrop    int       `json:"groups_dropped"`      // groups left out of the update for an episode the env kept failing
+	NoSignal      float64   `json:"groups_no_signal"`    // share of groups with equal returns (a_rl = 0)
+	PenaltyOnly   float64   `json:"groups_penalty_only"` // share of groups with equal scores whose returns differ by invalid actions alone
+	Filtered      float64   `json:"groups_filtered"`     // share of groups left out of the RL term (grpo.filter_groups)
+	Mismatch      jsonFloat `json:"mismatch"`            // mean |lp_learner − lp_sampler| over action tokens (null: not measured)
+	DistillWeight float64   `json:"distill_weight"`      // η(s), the top-k distillation term's weight (0: off)
+	DistillKL     jsonFloat `json:"distill_kl"`          // mean top-k KL(teacher ‖ learner) over action tokens (null: off)
+	ReturnStd     float64   `json:"return_std"`          // mean within-group std of R
+	AdvRLAbs      float64   `json:"adv_rl_abs"`          // mean |a_rl| over episodes
+	TokensPerS    float64   `json:"tokens_per_s"`
+	RolloutS      float64   `json:"rollout_s"`
+	ScoreS        float64   `json:"score_s"`
+	TrainS        float64   `json:"train_s"`
+	SyncS         float64   `json:"sync_s"`
+	PeakRSSMB     float64   `json:"peak_rss_mb"`
 }
 
 // jsonFloat encodes NaN and ±Inf as null (JSON has no such numbers).

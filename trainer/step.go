@@ -14,8 +14,9 @@ import (
 // trainStep is one ATOD step: rollouts, teacher scoring, weights, update, sync.
 // Between phases it returns ErrInterrupted, the learner untouched, once stopped says so.
 func trainStep(cfg *Config, env envs.Env, models *Models, step int, weightsPath string, stopped func() bool, prog *progress) (StepMetrics, error) {
-	m := StepMetrics{Kind: "train", Step: step, Mismatch: jsonFloat(math.NaN())}
+	m := StepMetrics{Kind: "train", Step: step, Mismatch: jsonFloat(math.NaN()), DistillKL: jsonFloat(math.NaN())}
 	m.Kappa, m.Rho = cfg.Schedule.Coefficients(step)
+	m.DistillWeight = cfg.Distill.At(step)
 	m.Lambda = atod.RLShare(m.Kappa, m.Rho)
 	tasks, err := env.Tasks("train", cfg.Rollout.TasksPerStep, int64(rollout.DeriveSeed(cfg.Seed, int64(step))>>1))
 	if err != nil {
@@ -45,7 +46,7 @@ func trainStep(cfg *Config, env envs.Env, models *Models, step int, weightsPath 
 			"it is down, not flaky; last failure: %s", m.GroupsDrop, n, cfg.Rollout.MaxFailedShare, cfg.Rollout.EnvRetries, reason)
 	}
 	t1 := time.Now()
-	topK := cfg.TeacherTopK()
+	topK := cfg.ScoreTopK()
 	score := func(done, total int) { prog.phase(step, "teacher scoring, sequences", done, total) }
 	if err := rollout.ScoreTeacher(models.Teacher, models.Student, eps, topK, score); err != nil {
 		return m, fmt.Errorf("scoring: %w", err)
@@ -54,7 +55,7 @@ func trainStep(cfg *Config, env envs.Env, models *Models, step int, weightsPath 
 		return m, ErrInterrupted
 	}
 	t2 := time.Now()
-	b := buildBatch(cfg, eps, m.Kappa, m.Rho)
+	b := buildBatch(cfg, eps, m.Kappa, m.Rho, m.DistillWeight)
 	o := rollout.Summarise(eps, cfg.Rollout.InvalidPenalty)
 	m.Success, m.MeanReturn, m.EpisodeLen, m.InvalidRate = o.Success, o.MeanReturn, o.EpisodeLen, o.InvalidRate
 	m.ReverseKL, m.Tokens = jsonFloat(b.revKL), b.tokens
@@ -88,6 +89,7 @@ func trainStep(cfg *Config, env envs.Env, models *Models, step int, weightsPath 
 		}
 		m.Loss, m.GradNorm, m.LR, m.Skipped = jsonFloat(st.Loss), jsonFloat(st.GradNorm), float64(st.LR), st.Skipped
 		m.Mismatch = jsonFloat(mismatch(st.LogProbs, idx, b))
+		m.DistillKL = jsonFloat(distillKL(st.DistillKL, idx, b))
 	}
 	t3 := time.Now()
 	if !m.Skipped {
@@ -121,6 +123,32 @@ func mismatch(lpL [][]float32, idx [][]int, b batch) float64 {
 			for p, in := range b.seqs[i].Mask {
 				if in {
 					sum += math.Abs(float64(lpL[k][p]) - float64(b.lpS[i][p]))
+					n++
+				}
+			}
+			k++
+		}
+	}
+	if n == 0 {
+		return math.NaN()
+	}
+	return sum / float64(n)
+}
+
+// distillKL is the mean top-k KL over the action tokens with a teacher list,
+// the learner's KLs given per sequence in micro-batch order (idx); NaN when
+// there are none.
+func distillKL(kl [][]float32, idx [][]int, b batch) float64 {
+	var sum float64
+	n, k := 0, 0
+	for _, mb := range idx {
+		for _, i := range mb {
+			if k >= len(kl) {
+				return math.NaN()
+			}
+			for p, l := range b.seqs[i].TopK {
+				if len(l) > 0 {
+					sum += float64(kl[k][p])
 					n++
 				}
 			}

@@ -26,6 +26,11 @@ struct atod_inputs {
     ggml_tensor * rows;   // I32 [n_tgt]: flat position that predicts each target
     ggml_tensor * pick;   // I32 [n_tgt]: j*n_vocab + target token
     ggml_tensor * w;      // F32 [1, n_tgt]
+    // the distillation term's, when the batch has one (build_soft)
+    ggml_tensor * tk_pick = nullptr; // I32 [K*n_tgt]: j*n_vocab + the teacher's i-th token
+    ggml_tensor * tk_p    = nullptr; // F32 [K, n_tgt]: its probability, 0 for padding
+    ggml_tensor * tk_tail = nullptr; // F32 [1, n_tgt]: the teacher's tail mass 1 − Σ_i p_i
+    ggml_tensor * tk_w    = nullptr; // F32 [1, n_tgt]
 };
 
 // s·B·(A·x), w's LoRA term, or null where w has no adapter.
@@ -190,18 +195,44 @@ static ggml_tensor * build_head(const atod_trainer * t, ggml_context * ctx, cons
     return logits;
 }
 
-// log π(y_j) = log(softmax(logits_j)[y_j] + 1e-37); loss = scale · Σ_j w_j · log π(y_j).
+// The distillation term's soft log-likelihood of target j, over the teacher's
+// K tokens (probabilities p_i, padding p_i = 0) and a tail bucket:
+//   soft_j = Σ_i p_i·log π(i) + p_tail·log π(tail),
+//   π(tail) = max(1 − Σ_{i: p_i > 0} π(i), 1e-6).
+// So soft_j = −KL_j − H_j, KL_j the forward KL(p ‖ π) over the K + 1 buckets and
+// H_j the teacher's entropy over them, a constant. The floor keeps log π(tail)
+// finite where the K probabilities sum to 1 in float32 (their rounding is near
+// 1e-7 each); above it the tail is exact, below it has no gradient.
+static ggml_tensor * build_soft(ggml_context * ctx, const atod_inputs & in, ggml_tensor * probs, int64_t K, int64_t n_tgt) {
+    ggml_tensor * pk = ggml_reshape_2d(ctx, ggml_get_rows(ctx, probs, in.tk_pick), K, n_tgt); // π(i)
+    ggml_tensor * lk = ggml_log(ctx, ggml_scale_bias(ctx, pk, 1.0f, 1e-37f));
+    ggml_tensor * listed = ggml_sum_rows(ctx, ggml_mul(ctx, pk, ggml_step(ctx, in.tk_p))); // [1, n_tgt]
+    ggml_tensor * tail = ggml_scale_bias(ctx, ggml_relu(ctx, ggml_scale_bias(ctx, listed, -1.0f, 1.0f - 1e-6f)), 1.0f, 1e-6f);
+    return ggml_add(ctx, ggml_sum_rows(ctx, ggml_mul(ctx, lk, in.tk_p)), ggml_mul(ctx, ggml_log(ctx, tail), in.tk_tail));
+}
+
+// log π(y_j) = log(softmax(logits_j)[y_j] + 1e-37); loss = scale · Σ_j (w_j · log π(y_j) + d_j · soft_j),
+// the second term where the batch has the distillation term (build_soft).
 // The 1e-37 keeps a probability that underflows to 0 from giving −inf (log π
 // bottoms out at −85.2, with zero gradient); it changes log π by < 1e-7 where π > 1e-30.
 static ggml_tensor * build_loss(const atod_trainer * t, ggml_context * ctx, const atod_inputs & in, ggml_tensor * logits,
-                                int n_tgt, float loss_scale, ggml_tensor ** logp_out) {
+                                const atod_batch * b, ggml_tensor ** logp_out, ggml_tensor ** soft_out) {
     ggml_tensor * probs = ggml_soft_max(ctx, logits);
-    probs = ggml_reshape_2d(ctx, probs, 1, (int64_t) t->n_vocab * n_tgt);
+    probs = ggml_reshape_2d(ctx, probs, 1, (int64_t) t->n_vocab * b->n_tgt);
     ggml_tensor * logp = ggml_log(ctx, ggml_scale_bias(ctx, ggml_get_rows(ctx, probs, in.pick), 1.0f, 1e-37f)); // [1, n_tgt]
     ggml_set_name(logp, "logp");
     ggml_set_output(logp);
     *logp_out = logp;
-    ggml_tensor * loss = ggml_scale(ctx, ggml_sum(ctx, ggml_mul(ctx, logp, in.w)), loss_scale);
+    ggml_tensor * sum = ggml_mul(ctx, logp, in.w);
+    *soft_out = nullptr;
+    if (in.tk_pick != nullptr) {
+        ggml_tensor * soft = build_soft(ctx, in, probs, b->topk, b->n_tgt);
+        ggml_set_name(soft, "soft");
+        ggml_set_output(soft);
+        *soft_out = soft;
+        sum = ggml_add(ctx, sum, ggml_mul(ctx, soft, in.tk_w));
+    }
+    ggml_tensor * loss = ggml_scale(ctx, ggml_sum(ctx, sum), b->loss_scale);
     ggml_set_name(loss, "loss");
     ggml_set_output(loss);
     ggml_set_loss(loss);
@@ -242,6 +273,23 @@ static void fill_inputs(const atod_trainer * t, const atod_inputs & in, const at
     set_input(in.rows, rows.data());
     set_input(in.pick, pick.data());
     set_input(in.w, b->tgt_w);
+    if (in.tk_pick != nullptr) {
+        const int K = b->topk;
+        std::vector<int32_t> tk_pick((size_t) K * b->n_tgt);
+        std::vector<float> tail(b->n_tgt);
+        for (int j = 0; j < b->n_tgt; j++) {
+            float listed = 0;
+            for (int i = 0; i < K; i++) {
+                tk_pick[(size_t) j * K + i] = j * t->n_vocab + b->tk_id[(size_t) j * K + i];
+                listed += b->tk_p[(size_t) j * K + i];
+            }
+            tail[j] = std::max(0.0f, 1.0f - listed);
+        }
+        set_input(in.tk_pick, tk_pick.data());
+        set_input(in.tk_p, b->tk_p);
+        set_input(in.tk_tail, tail.data());
+        set_input(in.tk_w, b->tk_w);
+    }
 }
 
 // ggml-alloc may compute an op in place over any one of its sources, but two CPU
@@ -344,6 +392,12 @@ static atod_inputs new_inputs(ggml_context * ctx, const atod_batch * b) {
     in.rows   = new_input(ctx, GGML_TYPE_I32, b->n_tgt, 1, 1, 1, "rows");
     in.pick   = new_input(ctx, GGML_TYPE_I32, b->n_tgt, 1, 1, 1, "pick");
     in.w      = new_input(ctx, GGML_TYPE_F32, 1, b->n_tgt, 1, 1, "weights");
+    if (b->topk > 0) {
+        in.tk_pick = new_input(ctx, GGML_TYPE_I32, (int64_t) b->topk * b->n_tgt, 1, 1, 1, "tk_pick");
+        in.tk_p    = new_input(ctx, GGML_TYPE_F32, b->topk, b->n_tgt, 1, 1, "tk_p");
+        in.tk_tail = new_input(ctx, GGML_TYPE_F32, 1, b->n_tgt, 1, 1, "tk_tail");
+        in.tk_w    = new_input(ctx, GGML_TYPE_F32, 1, b->n_tgt, 1, 1, "tk_w");
+    }
     return in;
 }
 
@@ -439,7 +493,7 @@ static bool transpose_output(atod_trainer * t, atod_transposes & map, char * err
 // logits of every target at once are the largest tensor of a step. It writes the
 // log-probs and the loss, and dx = ∂loss/∂x summed over the chunks.
 static int eval_head_chunks(atod_trainer * t, const atod_batch * b, const std::vector<float> & x, std::vector<float> & dx,
-                            float * logp_out, double * loss_out, char * err, size_t n_err) {
+                            float * logp_out, float * soft_out, double * loss_out, char * err, size_t n_err) {
     const int64_t n = (int64_t) b->n_tok * b->n_seq;
     const int chunk = std::max(1, std::min(b->n_tgt, t->head_chunk > 0 ? t->head_chunk : (1 << 22) / t->n_vocab));
     atod_transposes wt;
@@ -454,11 +508,16 @@ static int eval_head_chunks(atod_trainer * t, const atod_batch * b, const std::v
         c.n_tgt = std::min(chunk, b->n_tgt - lo);
         c.tgt_pos += lo;
         c.tgt_w += lo;
+        if (c.topk > 0) {
+            c.tk_id += (size_t) lo * c.topk;
+            c.tk_p += (size_t) lo * c.topk;
+            c.tk_w += lo;
+        }
         ggml_context * ctx = new_ctx(t);
         atod_inputs in = new_inputs(ctx, &c);
         ggml_tensor * h = hidden_input(t, ctx, n, true, "h");
-        ggml_tensor * logp = nullptr;
-        ggml_tensor * loss = build_loss(t, ctx, in, build_head(t, ctx, in, h), c.n_tgt, c.loss_scale, &logp);
+        ggml_tensor * logp = nullptr, * soft = nullptr;
+        ggml_tensor * loss = build_loss(t, ctx, in, build_head(t, ctx, in, h), &c, &logp, &soft);
         ggml_cgraph * gf = ggml_new_graph_custom(ctx, t->graph_size, true);
         ggml_build_forward_expand(gf, loss);
         ggml_cgraph * gb = with_backward(t, ctx, gf, loss, wt);
@@ -467,6 +526,9 @@ static int eval_head_chunks(atod_trainer * t, const atod_batch * b, const std::v
         bool ok = run(t, gb, in, &c, { { h, x.data() } }, err, n_err);
         if (ok) {
             ggml_backend_tensor_get(logp, logp_out + lo, 0, ggml_nbytes(logp));
+            if (soft != nullptr) {
+                ggml_backend_tensor_get(soft, soft_out + lo, 0, ggml_nbytes(soft));
+            }
             float l = 0;
             ggml_backend_tensor_get(loss, &l, 0, sizeof(l));
             loss_sum += l;
@@ -521,8 +583,8 @@ static atod_mlp kept_mlp(const atod_trainer * t, ggml_context * ctx, int k, int6
 // inputs (gate and up, 2·n_ff floats a token) fit in keep_mlp bytes keep those
 // too, and their backward skips the gate and up matmuls: 70 % of the forward
 // work that recomputing repeats at 0.5B.
-static int eval_recompute(atod_trainer * t, const atod_batch * b, float * logp_out, double * loss_out, char * err,
-                          size_t n_err) {
+static int eval_recompute(atod_trainer * t, const atod_batch * b, float * logp_out, float * soft_out, double * loss_out,
+                          char * err, size_t n_err) {
     const int T = b->n_tok, S = b->n_seq, L = t->n_layer;
     const int64_t n = (int64_t) T * S, n_ff = t->layers[0].gate->ne[1];
     const size_t hn = (size_t) t->n_embd * n, per_layer = 2 * n_ff * n * sizeof(float);
@@ -563,7 +625,7 @@ static int eval_recompute(atod_trainer * t, const atod_batch * b, float * logp_o
         }
     }
     std::vector<float> dy(hn);
-    if (eval_head_chunks(t, b, xs[L], dy, logp_out, loss_out, err, n_err) != 0) {
+    if (eval_head_chunks(t, b, xs[L], dy, logp_out, soft_out, loss_out, err, n_err) != 0) {
         return 1;
     }
     const bool embd_grad = std::find(t->params.begin(), t->params.end(), t->tok_embd) != t->params.end();
@@ -615,9 +677,9 @@ static int eval_recompute(atod_trainer * t, const atod_batch * b, float * logp_o
 }
 
 extern "C" int atod_train_eval(atod_trainer * t, const atod_batch * b, int backward, float * logp_out,
-                               double * loss_out, char * err, size_t n_err) {
+                               float * soft_out, double * loss_out, char * err, size_t n_err) {
     if (backward == 2) {
-        return eval_recompute(t, b, logp_out, loss_out, err, n_err);
+        return eval_recompute(t, b, logp_out, soft_out, loss_out, err, n_err);
     }
     const int T = b->n_tok, S = b->n_seq;
     ggml_context * ctx = new_ctx(t);
@@ -627,8 +689,8 @@ extern "C" int atod_train_eval(atod_trainer * t, const atod_batch * b, int backw
     for (int il = 0; il < t->n_layer; il++) {
         x = build_layer(t, ctx, il, x, in, T, S);
     }
-    ggml_tensor * logp = nullptr;
-    ggml_tensor * loss = build_loss(t, ctx, in, build_head(t, ctx, in, x), b->n_tgt, b->loss_scale, &logp);
+    ggml_tensor * logp = nullptr, * soft = nullptr;
+    ggml_tensor * loss = build_loss(t, ctx, in, build_head(t, ctx, in, x), b, &logp, &soft);
 
     ggml_cgraph * gf = ggml_new_graph_custom(ctx, t->graph_size, backward != 0);
     ggml_build_forward_expand(gf, loss);
@@ -639,6 +701,9 @@ extern "C" int atod_train_eval(atod_trainer * t, const atod_batch * b, int backw
         return 1;
     }
     ggml_backend_tensor_get(logp, logp_out, 0, ggml_nbytes(logp));
+    if (soft != nullptr) {
+        ggml_backend_tensor_get(soft, soft_out, 0, ggml_nbytes(soft));
+    }
     float l = 0;
     ggml_backend_tensor_get(loss, &l, 0, sizeof(l));
     *loss_out = l;

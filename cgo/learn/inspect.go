@@ -77,8 +77,8 @@ func (t *Learner) Gradients(micro [][]model.TrainSeq) (float32, map[string][]flo
 	return st.Loss, g, nil
 }
 
-// Loss evaluates L = −(1/N) Σ w·log π over the micro-batches, forward only,
-// summing the per-token log-probs in float64 (for finite differences).
+// Loss evaluates L = −(1/N) Σ (w·log π − d·KL) over the micro-batches, forward
+// only, summing the per-token figures in float64 (for finite differences).
 func (t *Learner) Loss(micro [][]model.TrainSeq) (float64, error) {
 	var sum float64
 	n := 0
@@ -86,16 +86,20 @@ func (t *Learner) Loss(micro [][]model.TrainSeq) (float64, error) {
 		if _, err := t.validSeqs(mb, true); err != nil {
 			return 0, fmt.Errorf("loss: %w", err)
 		}
-		lp, err := t.LogProbs(mb)
+		o, err := t.eval(mb, 0, false)
 		if err != nil {
 			return 0, err
 		}
 		for i, s := range mb {
 			for j, m := range s.Mask {
-				if m {
-					sum += float64(s.Weights[j]) * float64(lp[i][j])
-					n++
+				if !m {
+					continue
 				}
+				sum += float64(s.Weights[j]) * float64(o.logp[i][j])
+				if o.kl != nil && s.Distill != nil {
+					sum -= float64(s.Distill[j]) * float64(o.kl[i][j])
+				}
+				n++
 			}
 		}
 	}
@@ -103,4 +107,14 @@ func (t *Learner) Loss(micro [][]model.TrainSeq) (float64, error) {
 		return 0, fmt.Errorf("loss: no masked-in tokens")
 	}
 	return -sum / float64(n), nil
+}
+
+// DistillKL runs the forward pass only: the distillation term's KL_i where a
+// sequence's TopK lists token i, 0 elsewhere (nil: no lists in seqs).
+func (t *Learner) DistillKL(seqs []model.TrainSeq) ([][]float32, error) {
+	if _, err := t.validSeqs(seqs, false); err != nil {
+		return nil, fmt.Errorf("distill kl: %w", err)
+	}
+	o, err := t.eval(seqs, 0, false)
+	return o.kl, err
 }

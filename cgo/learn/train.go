@@ -1,9 +1,10 @@
 // Package learn is the student's training graph on ggml: it trains a LoRA
 // adapter (or every weight of a tiny model) of a llama-family GGUF model with
 // the per-token weighted log-likelihood loss, w_t being the trainer's token
-// weights (trainer/atod):
+// weights (trainer/atod), plus, where the trainer gives one, the top-k
+// distillation term with weights d_t (model.TrainSeq):
 //
-//	L(θ) = −(1/N) Σ_t w_t · log π_θ(y_t)
+//	L(θ) = −(1/N) Σ_t w_t · log π_θ(y_t) + (1/N) Σ_t d_t · KL_t
 //
 // over the masked-in tokens of all micro-batches of a step (N of them). The
 // forward and backward passes run in ggml (see graph.cpp); global-norm clipping
@@ -247,6 +248,11 @@ func (t *Learner) validSeqs(seqs []model.TrainSeq, needWeights bool) (int, error
 			return 0, fmt.Errorf("seq %d: %d weights for %d tokens", i, len(s.Weights), len(s.Tokens))
 		case s.Mask[0]:
 			return 0, fmt.Errorf("seq %d: Mask[0] is true (the first token has no context)", i)
+		case s.Distill != nil && len(s.Distill) != len(s.Tokens) || s.TopK != nil && len(s.TopK) != len(s.Tokens):
+			return 0, fmt.Errorf("seq %d: %d distillation weights and %d top-k lists for %d tokens", i, len(s.Distill), len(s.TopK), len(s.Tokens))
+		}
+		if err := t.validTopK(s); err != nil {
+			return 0, fmt.Errorf("seq %d %w", i, err)
 		}
 		for j, tok := range s.Tokens {
 			if tok < 0 || int(tok) >= t.vocab {
@@ -263,14 +269,79 @@ func (t *Learner) validSeqs(seqs []model.TrainSeq, needWeights bool) (int, error
 	return n, nil
 }
 
-// eval runs one micro-batch: log-probs of its targets (scattered into per-sequence
-// slices) and the loss scale·Σ w·log π; with backward, gradients are accumulated.
-func (t *Learner) eval(seqs []model.TrainSeq, scale float32, backward bool) ([][]float32, float64, error) {
-	out := make([][]float32, len(seqs))
-	nTok := 0
+// validTopK checks s's distillation term: lists only at targets, a weight
+// only with a list, tokens in the vocabulary and distinct, probabilities that
+// sum to at most 1.
+func (t *Learner) validTopK(s model.TrainSeq) error {
+	for j := range s.Tokens {
+		var d float32
+		if s.Distill != nil {
+			d = s.Distill[j]
+		}
+		var list []model.TokenLogProb
+		if s.TopK != nil {
+			list = s.TopK[j]
+		}
+		switch {
+		case math.IsNaN(float64(d)) || math.IsInf(float64(d), 0):
+			return fmt.Errorf("token %d: distillation weight %g", j, d)
+		case d != 0 && len(list) == 0:
+			return fmt.Errorf("token %d: distillation weight %g without a top-k list", j, d)
+		case len(list) > 0 && !s.Mask[j]:
+			return fmt.Errorf("token %d: a top-k list on a token that is no target", j)
+		}
+		var sum float64
+		for a, v := range list {
+			if v.Token < 0 || int(v.Token) >= t.vocab {
+				return fmt.Errorf("token %d: top-k token %d outside vocabulary of %d", j, v.Token, t.vocab)
+			}
+			if math.IsNaN(float64(v.LogProb)) || v.LogProb > 1e-3 {
+				return fmt.Errorf("token %d: top-k log-prob %g of token %d", j, v.LogProb, v.Token)
+			}
+			for _, w := range list[:a] {
+				if w.Token == v.Token {
+					return fmt.Errorf("token %d: token %d twice in its top-k list", j, v.Token)
+				}
+			}
+			sum += math.Exp(float64(v.LogProb))
+		}
+		if sum > 1+1e-3 {
+			return fmt.Errorf("token %d: top-k probabilities sum to %g > 1", j, sum)
+		}
+	}
+	return nil
+}
+
+// evalOut is one micro-batch's log-probs and top-k KLs (per sequence and token,
+// as TrainStats has them) and loss.
+type evalOut struct {
+	logp, kl [][]float32
+	loss     float64
+}
+
+// eval runs one micro-batch: log-probs of its targets, the distillation term's
+// KLs where it has top-k lists, and the loss scale·Σ (w·log π − d·KL); with
+// backward, gradients are accumulated.
+//
+// The graph computes soft_j = Σ_v p_v·log π(v) + p_tail·log π(tail) (graph.cpp);
+// KL_j = −soft_j − H_j, with H_j = −Σ_v p_v·log p_v − p_tail·log p_tail the
+// teacher's entropy over the buckets, a constant computed here. So the graph's
+// loss, scale·Σ (w·log π + d·soft), is the loss minus scale·Σ d·H.
+func (t *Learner) eval(seqs []model.TrainSeq, scale float32, backward bool) (evalOut, error) {
+	out := evalOut{logp: make([][]float32, len(seqs))}
+	nTok, k := 0, 0
 	for i, s := range seqs {
-		out[i] = make([]float32, len(s.Tokens))
+		out.logp[i] = make([]float32, len(s.Tokens))
 		nTok = max(nTok, len(s.Tokens))
+		for _, l := range s.TopK {
+			k = max(k, len(l))
+		}
+	}
+	if k > 0 {
+		out.kl = make([][]float32, len(seqs))
+		for i, s := range seqs {
+			out.kl[i] = make([]float32, len(s.Tokens))
+		}
 	}
 	// padded to a multiple of 16, so that products contracting over the sequence
 	// can use the CPU's sgemm kernels (AVX-512 needs the inner dimension % 16 == 0)
@@ -279,26 +350,56 @@ func (t *Learner) eval(seqs []model.TrainSeq, scale float32, backward bool) ([][
 	lens := make([]int32, len(seqs))
 	var pos []int32
 	var w []float32
+	// the distillation term: k tokens and probabilities per target, padded with
+	// probability 0; its weight; the teacher's entropy H over the buckets
+	var tkID []int32
+	var tkP, tkW []float32
+	var h []float64
 	for i, s := range seqs {
 		copy(tokens[i*nTok:], s.Tokens)
 		lens[i] = int32(len(s.Tokens))
 		for j, m := range s.Mask {
-			if m {
-				pos = append(pos, int32(i*nTok+j))
-				if s.Weights != nil {
-					w = append(w, s.Weights[j])
-				} else {
-					w = append(w, 0)
-				}
+			if !m {
+				continue
 			}
+			pos = append(pos, int32(i*nTok+j))
+			if s.Weights != nil {
+				w = append(w, s.Weights[j])
+			} else {
+				w = append(w, 0)
+			}
+			if k == 0 {
+				continue
+			}
+			var list []model.TokenLogProb
+			if s.TopK != nil {
+				list = s.TopK[j]
+			}
+			var d float32
+			if s.Distill != nil {
+				d = s.Distill[j]
+			}
+			tkW = append(tkW, d)
+			var ent, listed float64
+			for a := range k {
+				if a >= len(list) {
+					tkID, tkP = append(tkID, 0), append(tkP, 0)
+					continue
+				}
+				p := float32(math.Exp(float64(list[a].LogProb)))
+				tkID, tkP = append(tkID, list[a].Token), append(tkP, p)
+				listed += float64(p)
+				ent -= xlogx(float64(p))
+			}
+			h = append(h, ent-xlogx(math.Max(0, 1-float64(float32(listed)))))
 		}
 	}
 	if len(pos) == 0 {
-		return out, 0, nil
+		return out, nil
 	}
 	if int64(len(pos))*int64(t.vocab) > math.MaxInt32 {
 		// the graph picks log π(y_j) out of a flattened [vocab × targets] tensor with int32 indices
-		return nil, 0, fmt.Errorf("%d targets × vocabulary %d is too large for one micro-batch: split it", len(pos), t.vocab)
+		return evalOut{}, fmt.Errorf("%d targets × vocabulary %d is too large for one micro-batch: split it", len(pos), t.vocab)
 	}
 	logp := make([]float32, len(pos))
 	var pin runtime.Pinner
@@ -313,6 +414,16 @@ func (t *Learner) eval(seqs []model.TrainSeq, scale float32, backward bool) ([][
 		n_tgt: C.int32_t(len(pos)), tgt_pos: (*C.int32_t)(&pos[0]), tgt_w: (*C.float)(&w[0]),
 		loss_scale: C.float(scale),
 	}
+	var soft []float32
+	var softPtr *C.float
+	if k > 0 {
+		soft = make([]float32, len(pos))
+		softPtr = (*C.float)(&soft[0])
+		pin.Pin(&tkID[0])
+		pin.Pin(&tkP[0])
+		pin.Pin(&tkW[0])
+		b.topk, b.tk_id, b.tk_p, b.tk_w = C.int32_t(k), (*C.int32_t)(&tkID[0]), (*C.float)(&tkP[0]), (*C.float)(&tkW[0])
+	}
 	var loss C.double
 	var errBuf [256]C.char
 	bw := C.int(0) // graph.cpp: 0 forward, 1 backward over the whole graph, 2 layer by layer
@@ -322,14 +433,29 @@ func (t *Learner) eval(seqs []model.TrainSeq, scale float32, backward bool) ([][
 	case backward:
 		bw = 1
 	}
-	if C.atod_train_eval(t.c, &b, bw, (*C.float)(&logp[0]), &loss, &errBuf[0], C.size_t(len(errBuf))) != 0 {
-		return nil, 0, fmt.Errorf("train eval: %s", C.GoString(&errBuf[0]))
+	if C.atod_train_eval(t.c, &b, bw, (*C.float)(&logp[0]), softPtr, &loss, &errBuf[0], C.size_t(len(errBuf))) != 0 {
+		return evalOut{}, fmt.Errorf("train eval: %s", C.GoString(&errBuf[0]))
 	}
-	for k, p := range pos {
+	out.loss = float64(loss)
+	for n, p := range pos {
 		i, j := int(p)/nTok, int(p)%nTok
-		out[i][j] = logp[k]
+		out.logp[i][j] = logp[n]
+		if k > 0 && seqs[i].TopK != nil && len(seqs[i].TopK[j]) > 0 {
+			out.kl[i][j] = float32(-float64(soft[n]) - h[n])
+		}
+		if k > 0 {
+			out.loss += float64(scale) * float64(tkW[n]) * h[n]
+		}
 	}
-	return out, float64(loss), nil
+	return out, nil
+}
+
+// xlogx is x·log x, 0 at 0.
+func xlogx(x float64) float64 {
+	if x <= 0 {
+		return 0
+	}
+	return x * math.Log(x)
 }
 
 // LogProbs runs the forward pass only: log π(token i) where Mask, 0 elsewhere.
@@ -338,8 +464,8 @@ func (t *Learner) LogProbs(seqs []model.TrainSeq) ([][]float32, error) {
 	if _, err := t.validSeqs(seqs, false); err != nil {
 		return nil, fmt.Errorf("train logprobs: %w", err)
 	}
-	lp, _, err := t.eval(seqs, 0, false)
-	return lp, err
+	o, err := t.eval(seqs, 0, false)
+	return o.logp, err
 }
 
 // accumulate zeroes the gradients and runs forward+backward over every
@@ -361,18 +487,31 @@ func (t *Learner) accumulate(micro [][]model.TrainSeq) (model.TrainStats, error)
 	}
 	C.atod_train_grad_zero(t.c)
 	var loss float64
+	distill := false
 	for i, mb := range micro {
-		lp, l, err := t.eval(mb, -1/float32(st.Tokens), true)
+		o, err := t.eval(mb, -1/float32(st.Tokens), true)
 		if err != nil {
 			return st, err
 		}
-		loss += l
-		st.LogProbs = append(st.LogProbs, lp...)
+		loss += o.loss
+		st.LogProbs = append(st.LogProbs, o.logp...)
+		if o.kl != nil {
+			distill = true
+		} else {
+			o.kl = make([][]float32, len(mb))
+			for j, s := range mb {
+				o.kl[j] = make([]float32, len(s.Tokens))
+			}
+		}
+		st.DistillKL = append(st.DistillKL, o.kl...)
 		if t.onMB != nil {
 			t.onMB(i+1, len(micro))
 		}
 	}
 	st.Loss = float32(loss)
+	if !distill {
+		st.DistillKL = nil
+	}
 	for i, q := range t.params {
 		C.atod_train_grad_get(t.c, C.int32_t(i), (*C.float)(&q.grad[0]))
 	}

@@ -39,7 +39,16 @@ struct atod_batch {
     int32_t         n_tgt;
     const int32_t * tgt_pos;
     const float   * tgt_w;
-    float           loss_scale; // the loss is loss_scale * sum_j tgt_w[j]*logp[j]
+    // The top-k distillation term (topk 0: none). Target j has topk teacher
+    // tokens tk_id[j*topk + i] with probabilities p_i = tk_p[j*topk + i] (0: a
+    // padding entry) and the term's weight tk_w[j]; its soft log-likelihood is
+    //   soft[j] = sum_i p_i*log pi(i) + p_tail*log pi(tail),
+    //   p_tail = 1 - sum_i p_i,  pi(tail) = max(1 - sum_{i: p_i > 0} pi(i), 1e-6).
+    int32_t         topk;
+    const int32_t * tk_id;
+    const float   * tk_p;
+    const float   * tk_w;
+    float           loss_scale; // the loss is loss_scale * sum_j (tgt_w[j]*logp[j] + tk_w[j]*soft[j])
 };
 
 struct atod_trainer;
@@ -61,12 +70,13 @@ void         atod_train_param_set(struct atod_trainer * t, int32_t i, const floa
 void         atod_train_grad_get(const struct atod_trainer * t, int32_t i, float * dst);
 void         atod_train_grad_zero(struct atod_trainer * t);
 
-// Runs the graph on one micro-batch: writes logp[n_tgt] and the micro-batch loss;
+// Runs the graph on one micro-batch: writes logp[n_tgt], soft[n_tgt] (with
+// topk > 0; else soft may be NULL) and the micro-batch loss;
 // with backward != 0, adds the loss gradient into the gradient accumulators:
 // backward 1 differentiates the whole graph, 2 recomputes it a layer at a time.
 // Returns 0 on success, else writes err.
 int atod_train_eval(struct atod_trainer * t, const struct atod_batch * b, int backward,
-                    float * logp, double * loss, char * err, size_t n_err);
+                    float * logp, float * soft, double * loss, char * err, size_t n_err);
 
 // Write GGUF files (not atomic: the caller writes to a temp path and renames).
 int atod_train_save_adapter(const struct atod_trainer * t, const char * path, char * err, size_t n_err);

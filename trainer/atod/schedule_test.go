@@ -2,6 +2,7 @@ package atod
 
 import (
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -91,5 +92,22 @@ func TestSchedulePaper(t *testing.T) {
 	// RL share ρ/(κ + ρ) at T/2: 1.5/2.05.
 	if k, r := s.Coefficients(40); !near(RLShare(k, r), 1.5/2.05, 1e-12) {
 		t.Errorf("RL share %v", RLShare(k, r))
+	}
+}
+
+// A ramp of its own (the distillation weight's): 1 → 0.1 linear over 10
+// steps after 2 of warmup, by hand; its errors name its section.
+func TestRampAt(t *testing.T) {
+	r := Ramp{Shape: "linear", Warmup: 2, AnnealSteps: 10}
+	for _, c := range []struct {
+		step int
+		want float64
+	}{{0, 1}, {2, 1}, {7, 0.55}, {12, 0.1}, {40, 0.1}} {
+		if got := r.At(c.step, 1, 0.1); math.Abs(got-c.want) > 1e-12 {
+			t.Errorf("step %d: %v, want %v", c.step, got, c.want)
+		}
+	}
+	if err := (Ramp{Shape: "wavy"}).Validate("distill"); err == nil || !strings.Contains(err.Error(), "distill.shape") {
+		t.Errorf("error %v does not name distill.shape", err)
 	}
 }

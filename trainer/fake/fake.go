@@ -320,7 +320,10 @@ func writeJSON(path string, v any) error {
 	return os.WriteFile(path, b, 0o644)
 }
 
-// Learner trains the student's table by SGD on L = −(1/N) Σ A(t)·log π(y_t).
+// Learner trains the student's table by SGD on L = −(1/N) Σ A(t)·log π(y_t),
+// plus (1/N) Σ d_t·KL_t where the batch has the top-k distillation term
+// (model.TrainSeq), over the action tokens: the teacher's listed tokens and a
+// tail bucket of the other action tokens.
 type Learner struct {
 	LR    float64
 	Bias  Bias               // the student's untrained logits (LM.Bias)
@@ -354,10 +357,11 @@ func (l *Learner) Step(micro [][]model.TrainSeq) (model.TrainStats, error) {
 			}
 		}
 	}
-	var lps [][]float32
+	var lps, kls [][]float32
+	distill := false
 	for _, mb := range micro {
 		for _, s := range mb {
-			lps = append(lps, make([]float32, len(s.Tokens)))
+			lps, kls = append(lps, make([]float32, len(s.Tokens))), append(kls, make([]float32, len(s.Tokens)))
 			for i, tok := range s.Tokens {
 				if !s.Mask[i] {
 					continue
@@ -378,6 +382,16 @@ func (l *Learner) Step(micro [][]model.TrainSeq) (model.TrainStats, error) {
 					}
 					grad[k][j] -= w * (ind - math.Exp(lp[j])) / float64(n)
 				}
+				if s.TopK != nil && len(s.TopK[i]) > 0 {
+					distill = true
+					d := float64(s.Distill[i])
+					kl, g := topKKL(lp, s.TopK[i])
+					kls[len(kls)-1][i] = float32(kl)
+					loss += d * kl / float64(n)
+					for j := range g {
+						grad[k][j] += d * g[j] / float64(n)
+					}
+				}
 			}
 		}
 	}
@@ -389,6 +403,9 @@ func (l *Learner) Step(micro [][]model.TrainSeq) (model.TrainStats, error) {
 	}
 	norm = math.Sqrt(norm)
 	st := model.TrainStats{Loss: float32(loss), GradNorm: float32(norm), LR: float32(l.LR), Tokens: n, LogProbs: lps}
+	if distill {
+		st.DistillKL = kls
+	}
 	if l.Calls == l.NaNAt || math.IsNaN(loss) || math.IsInf(loss, 0) {
 		st.Skipped, st.Loss = true, float32(math.NaN())
 		st.Step = l.st.Step
@@ -415,6 +432,39 @@ func (l *Learner) Step(micro [][]model.TrainSeq) (model.TrainStats, error) {
 	l.st.Step++
 	st.Step = l.st.Step
 	return st, nil
+}
+
+// topKKL is KL over the buckets of the teacher's list (listed action tokens, and
+// a tail of the other action tokens) from the teacher to π = exp(lp), and its
+// gradient in the logits: ∂KL/∂l_j = π_j − q_j, q_j = p_j for a listed token
+// and p_tail·π_j/π_tail for the others (π's tail mass shared as π shares it).
+func topKKL(lp []float64, list []model.TokenLogProb) (float64, []float64) {
+	listed := make([]bool, len(lp))
+	q := make([]float64, len(lp))
+	var kl, pTail, piTail float64 = 0, 1, 1
+	for _, v := range list {
+		a := actionIndex(v.Token)
+		if a < 0 {
+			continue // never emitted: its mass stays in the tail
+		}
+		p := math.Exp(float64(v.LogProb))
+		listed[a], q[a] = true, p
+		kl += p * (float64(v.LogProb) - lp[a])
+		pTail -= p
+		piTail -= math.Exp(lp[a])
+	}
+	pTail, piTail = math.Max(pTail, 0), math.Max(piTail, 1e-12)
+	if pTail > 0 {
+		kl += pTail * (math.Log(pTail) - math.Log(piTail))
+	}
+	g := make([]float64, len(lp))
+	for j := range lp {
+		if !listed[j] {
+			q[j] = pTail * math.Exp(lp[j]) / piTail
+		}
+		g[j] = math.Exp(lp[j]) - q[j]
+	}
+	return kl, g
 }
 
 func flatten(micro [][]model.TrainSeq) []model.TrainSeq {

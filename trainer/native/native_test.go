@@ -182,7 +182,7 @@ func TestNativeRolloutIsOnPolicy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := rollout.ScoreTeacher(ms.Student, ms.Student, eps, 0, nil); err != nil { // the student as its own "teacher"
+	if err := rollout.ScoreTeacher(ms.Student, ms.Student, eps, rollout.TopK{}, nil); err != nil { // the student as its own "teacher"
 		t.Fatal(err)
 	}
 	var worst float64

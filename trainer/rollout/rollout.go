@@ -18,10 +18,11 @@ import (
 // Turn is one action of an episode: where its tokens sit in the transcript and
 // what the student (and later the teacher) said about them.
 type Turn struct {
-	Seq, Start, N int       // action tokens are Seqs[Seq][Start : Start+N]
-	LpS, Ent      []float32 // student log-prob and entropy at sampling time
-	LpT           []float32 // teacher log-prob of the same tokens (ScoreTeacher)
-	KL            []float64 // per-token top-k KL, when scored with top-k lists
+	Seq, Start, N int                    // action tokens are Seqs[Seq][Start : Start+N]
+	LpS, Ent      []float32              // student log-prob and entropy at sampling time
+	LpT           []float32              // teacher log-prob of the same tokens (ScoreTeacher)
+	KL            []float64              // per-token top-k KL, when scored with top-k lists
+	TopK          [][]model.TokenLogProb // the teacher's top-k per action token, for the distillation term
 	Invalid       bool
 }
 

@@ -1,6 +1,7 @@
 package rollout_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -66,7 +67,7 @@ func TestScoreTeacherCoversEveryActionToken(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := rollout.ScoreTeacher(lm, lm, eps, 3, nil); err != nil {
+		if err := rollout.ScoreTeacher(lm, lm, eps, rollout.TopK{KL: 3}, nil); err != nil {
 			t.Fatal(err)
 		}
 		n := 0
@@ -86,5 +87,50 @@ func TestScoreTeacherCoversEveryActionToken(t *testing.T) {
 		if n == 0 {
 			t.Fatalf("%s: no action tokens", history)
 		}
+	}
+}
+
+// With the distillation term, ScoreTeacher keeps the teacher's top-k list at
+// every action token (the teacher's own, as it scores alone); T-DUR's top-k
+// KL compares lists of its own length whatever the term asks.
+func TestScoreTeacherKeepsTopKLists(t *testing.T) {
+	student, teacher := &fake.LM{Seqs: 4, Ctx: 4096}, &fake.LM{Seqs: 4, Ctx: 4096, Teacher: true}
+	env := fake.Echo{Turns: 2}
+	tasks, _ := env.Tasks("train", 2, 5)
+	spec := rollout.Spec{Prompt: envs.PromptConfig{History: "full"}, Sampling: model.Sampling{Temperature: 1, MaxTokens: 3}, MaxTurns: 5,
+		Seed: func(a, b, c int) uint64 { return rollout.DeriveSeed(4, int64(a), int64(b), int64(c)) }}
+	play := func(k rollout.TopK) []*rollout.Episode {
+		eps, err := rollout.Play(student, env, tasks, 2, spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := rollout.ScoreTeacher(teacher, student, eps, k, nil); err != nil {
+			t.Fatal(err)
+		}
+		return eps
+	}
+	alone, both := play(rollout.TopK{KL: 2}), play(rollout.TopK{KL: 2, Distill: 4})
+	n := 0
+	for i, e := range both {
+		for k, tr := range e.Turns {
+			if len(tr.TopK) != tr.N || alone[i].Turns[k].TopK != nil {
+				t.Fatalf("turn %d: %d lists for %d tokens (%d without the term)", k, len(tr.TopK), tr.N, len(alone[i].Turns[k].TopK))
+			}
+			seq := e.Seqs[tr.Seq]
+			for j := range tr.N {
+				p := tr.Start + j
+				want, _ := teacher.Score([]model.ScoreRequest{{Tokens: seq[:p+1], From: p, TopK: 4}})
+				if fmt.Sprint(tr.TopK[j]) != fmt.Sprint(want[0].TopK[0]) {
+					t.Errorf("turn %d token %d: list %v, want %v", k, j, tr.TopK[j], want[0].TopK[0])
+				}
+				if tr.KL[j] != alone[i].Turns[k].KL[j] {
+					t.Errorf("turn %d token %d: T-DUR KL %v with the term, %v without", k, j, tr.KL[j], alone[i].Turns[k].KL[j])
+				}
+				n++
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no action tokens")
 	}
 }

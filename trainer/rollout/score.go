@@ -7,10 +7,22 @@ import (
 	"github.com/atod-dev/atod/trainer/atod"
 )
 
-// ScoreTeacher fills LpT (and, with topK > 0, KL) of every turn: the teacher scores
-// the student's own token sequences at the action positions, and only there.
-// progress, when set, hears each wave of sequences scored.
-func ScoreTeacher(teacher, student model.LM, eps []*Episode, topK int, progress func(done, total int)) error {
+// TopK is how many of the teacher's most likely tokens scoring asks for at
+// each action position, and what for.
+type TopK struct {
+	KL      int // T-DUR's top-k disagreement: the student's lists too, compared in Turn.KL
+	Distill int // the distillation term: the teacher's lists kept in Turn.TopK
+}
+
+// Teacher is the length of the teacher's lists: the larger of the two.
+func (k TopK) Teacher() int { return max(k.KL, k.Distill) }
+
+// ScoreTeacher fills LpT of every turn, and KL and TopK as topK asks: the
+// teacher scores the student's own token sequences at the action positions,
+// and only there. The lists kept for the distillation term leave out ids past
+// the student's vocabulary (a larger teacher's padding ids), whose mass joins
+// the tail. progress, when set, hears each wave of sequences scored.
+func ScoreTeacher(teacher, student model.LM, eps []*Episode, topK TopK, progress func(done, total int)) error {
 	type ref struct {
 		e   *Episode
 		seq int
@@ -38,7 +50,7 @@ func ScoreTeacher(teacher, student model.LM, eps []*Episode, topK int, progress 
 			}
 			refs = append(refs, ref{e, i})
 			// Only the action tokens: the observations between them need no logits.
-			reqs = append(reqs, model.ScoreRequest{Tokens: e.Seqs[i], From: from[i], TopK: topK, Mask: m})
+			reqs = append(reqs, model.ScoreRequest{Tokens: e.Seqs[i], From: from[i], TopK: topK.Teacher(), Mask: m})
 		}
 	}
 	tRes, err := scoreWaves(teacher, reqs, progress)
@@ -46,11 +58,16 @@ func ScoreTeacher(teacher, student model.LM, eps []*Episode, topK int, progress 
 		return fmt.Errorf("teacher: %w", err)
 	}
 	var sRes []model.ScoreResult
-	if topK > 0 { // the student's top-k lists too, for the top-k KL
-		if sRes, err = scoreWaves(student, reqs, nil); err != nil {
+	if topK.KL > 0 { // the student's top-k lists too, for the top-k KL
+		sReqs := append([]model.ScoreRequest(nil), reqs...)
+		for i := range sReqs {
+			sReqs[i].TopK = topK.KL
+		}
+		if sRes, err = scoreWaves(student, sReqs, nil); err != nil {
 			return fmt.Errorf("student top-k: %w", err)
 		}
 	}
+	vocab := student.VocabSize()
 	for ri, r := range refs {
 		from := reqs[ri].From
 		for k := range r.e.Turns {
@@ -63,13 +80,27 @@ func ScoreTeacher(teacher, student model.LM, eps []*Episode, topK int, progress 
 				return fmt.Errorf("teacher returned %d log-probs, need %d", len(tRes[ri].LogProbs), hi)
 			}
 			t.LpT = tRes[ri].LogProbs[lo:hi]
-			if topK > 0 {
-				if hi > len(tRes[ri].TopK) || hi > len(sRes[ri].TopK) {
-					return fmt.Errorf("score returned too few top-k lists")
+			if topK.Teacher() > 0 && hi > len(tRes[ri].TopK) {
+				return fmt.Errorf("teacher returned %d top-k lists, need %d", len(tRes[ri].TopK), hi)
+			}
+			if topK.KL > 0 {
+				if hi > len(sRes[ri].TopK) {
+					return fmt.Errorf("student returned %d top-k lists, need %d", len(sRes[ri].TopK), hi)
 				}
 				t.KL = make([]float64, t.N)
 				for j := range t.KL {
-					t.KL[j] = atod.TopKKL(sRes[ri].TopK[lo+j], tRes[ri].TopK[lo+j])
+					tl := tRes[ri].TopK[lo+j]
+					t.KL[j] = atod.TopKKL(sRes[ri].TopK[lo+j], tl[:min(len(tl), topK.KL)])
+				}
+			}
+			if topK.Distill > 0 {
+				t.TopK = make([][]model.TokenLogProb, t.N)
+				for j := range t.TopK {
+					for _, v := range tRes[ri].TopK[lo+j] {
+						if int(v.Token) < vocab && len(t.TopK[j]) < topK.Distill {
+							t.TopK[j] = append(t.TopK[j], v)
+						}
+					}
 				}
 			}
 		}
