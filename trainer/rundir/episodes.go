@@ -5,7 +5,6 @@ import (
 	"compress/gzip"
 	"encoding/json"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -51,10 +50,7 @@ type TokenRecord struct {
 type Figure float32
 
 func (f Figure) MarshalJSON() ([]byte, error) {
-	if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
-		return []byte("null"), nil
-	}
-	return strconv.AppendFloat(nil, float64(f), 'g', 4, 32), nil
+	return finiteOrNull(float64(f), func(x float64) ([]byte, error) { return strconv.AppendFloat(nil, x, 'g', 4, 32), nil })
 }
 
 // Episode files: episodes/train-STEP.jsonl.gz and episodes/eval-STEP-MODEL.jsonl.gz,

@@ -60,14 +60,19 @@ type StepMetrics struct {
 	PeakRSSMB    float64 `json:"peak_rss_mb"`
 }
 
-// Float is a float64 that encodes NaN and ±Inf as null (JSON has no such numbers).
+// Float is a float64 that encodes NaN and ±Inf as null.
 type Float float64
 
 func (f Float) MarshalJSON() ([]byte, error) {
-	if math.IsNaN(float64(f)) || math.IsInf(float64(f), 0) {
+	return finiteOrNull(float64(f), func(x float64) ([]byte, error) { return json.Marshal(x) })
+}
+
+// finiteOrNull is enc(x), or null where x is NaN or ±Inf (JSON has no such numbers).
+func finiteOrNull(x float64, enc func(float64) ([]byte, error)) ([]byte, error) {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
 		return []byte("null"), nil
 	}
-	return json.Marshal(float64(f))
+	return enc(x)
 }
 
 // EvalMetrics is one evaluation line of metrics.jsonl.
