@@ -25,7 +25,7 @@ atod:
 	$(GO) build -o atod .
 
 # The algorithm, rollout, run, sft and envs packages must build and pass without cgo.
-PURE_PKGS := ./model ./trainer ./trainer/atod ./trainer/rollout ./trainer/scoring ./trainer/fake ./trainer/plot ./trainer/view ./trainer/compare ./sft ./envs/...
+PURE_PKGS := ./model ./trainer ./trainer/atod ./trainer/rollout ./trainer/scoring ./trainer/fake ./trainer/plot ./trainer/view ./trainer/compare ./trainer/rundir ./trainer/report ./sft ./envs/...
 
 test:
 	@bash scripts/test-deps.sh

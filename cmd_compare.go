@@ -6,6 +6,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/atod-dev/atod/trainer"
 	"github.com/atod-dev/atod/trainer/compare"
 )
 
@@ -29,7 +30,7 @@ func compareRuns(c *cli.Context) error {
 	if c.NArg() == 0 {
 		return errors.New("usage: atod compare RUN_DIR... [--out DIR]")
 	}
-	if err := compare.Write(c.String("out"), c.Args().Slice()); err != nil {
+	if err := compare.Write(c.String("out"), c.Args().Slice(), trainer.RunEvalSeed); err != nil {
 		return fmt.Errorf("compare: %w", err)
 	}
 	fmt.Fprintf(c.App.Writer, "wrote %s/results.md\n", c.String("out"))

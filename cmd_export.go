@@ -9,6 +9,7 @@ import (
 
 	"github.com/atod-dev/atod/gguf"
 	"github.com/atod-dev/atod/trainer"
+	"github.com/atod-dev/atod/trainer/rundir"
 )
 
 func init() {
@@ -33,7 +34,7 @@ func copyFile(src, dst string) error {
 	if err != nil {
 		return err
 	}
-	return trainer.WriteFileAtomic(dst, data)
+	return rundir.WriteFileAtomic(dst, data)
 }
 
 // exportRun is `atod export`.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/atod-dev/atod/trainer"
 	"github.com/atod-dev/atod/trainer/view"
 )
 
@@ -31,7 +32,7 @@ func viewRuns(c *cli.Context) error {
 	if c.NArg() == 0 {
 		return errors.New("usage: atod view RUN_DIR... [--addr 127.0.0.1:PORT]")
 	}
-	s, err := view.New(c.Args().Slice())
+	s, err := view.New(c.Args().Slice(), trainer.DescribeRun)
 	if err != nil {
 		return err
 	}

@@ -16,8 +16,8 @@ func near(a, b, tol float64) bool { return math.Abs(a-b) <= tol }
 
 func TestBatchTokenWeightsHandComputed(t *testing.T) {
 	cfg := DefaultConfig()
-	cfg.OPD = OPDConfig{Kappa: 2, Clip: 1}
-	cfg.GRPO = GRPOConfig{StdNorm: true, Eps: 0}
+	cfg.OPD = atod.OPD{Kappa: 2, Clip: 1}
+	cfg.GRPO = atod.GRPO{StdNorm: true, Eps: 0}
 	cfg.Rollout.InvalidPenalty = 0.1
 	cfg.TDUR.Enabled = false
 	cfg.Loss.Aggregation = "token"
@@ -95,7 +95,7 @@ func TestBatchTokenWeightsHandComputed(t *testing.T) {
 
 func TestGroupStatsHandComputed(t *testing.T) {
 	cfg := DefaultConfig()
-	cfg.GRPO = GRPOConfig{StdNorm: true, Eps: 0}
+	cfg.GRPO = atod.GRPO{StdNorm: true, Eps: 0}
 	cfg.Rollout.InvalidPenalty = 0.1
 	ep := func(task int, score float64, invalid int) *rollout.Episode {
 		return &rollout.Episode{TaskIdx: task, Score: score, Invalid: invalid, Transcript: &rollout.Transcript{}}
@@ -158,7 +158,7 @@ func TestBatchSequenceAggregation(t *testing.T) {
 
 func TestBatchFilterGroups(t *testing.T) {
 	cfg := DefaultConfig()
-	cfg.GRPO = GRPOConfig{StdNorm: false, Eps: 0, FilterGroups: true}
+	cfg.GRPO = atod.GRPO{StdNorm: false, Eps: 0, FilterGroups: true}
 	cfg.Rollout.InvalidPenalty = 0.1
 	cfg.Loss.Aggregation = "token"
 	ep := func(task int, score float64, invalid int) *rollout.Episode {

@@ -40,10 +40,10 @@ type Config struct {
 	Sampling   SamplingConfig   `toml:"sampling"`
 	Schedule   atod.Schedule    `toml:"schedule"`
 	TDUR       atod.TDUR        `toml:"tdur"`
-	OPD        OPDConfig        `toml:"opd"`
-	GRPO       GRPOConfig       `toml:"grpo"`
-	Loss       LossConfig       `toml:"loss,omitempty"`
-	Distill    DistillConfig    `toml:"distill,omitempty"`
+	OPD        atod.OPD         `toml:"opd"`
+	GRPO       atod.GRPO        `toml:"grpo"`
+	Loss       atod.Loss        `toml:"loss,omitempty"`
+	Distill    atod.Distill     `toml:"distill,omitempty"`
 	Optim      model.Optim      `toml:"optim"`
 	Eval       EvalConfig       `toml:"eval"`
 	Checkpoint CheckpointConfig `toml:"checkpoint"`
@@ -95,45 +95,6 @@ type SamplingConfig struct {
 	MaxTokens   int     `toml:"max_tokens"`
 }
 
-type OPDConfig struct {
-	Kappa float64 `toml:"kappa"` // κ_opd
-	Clip  float64 `toml:"clip"`  // c; 0 = unclipped
-}
-
-type GRPOConfig struct {
-	StdNorm bool    `toml:"std_norm"`
-	Eps     float64 `toml:"eps"`
-	// FilterGroups leaves groups whose episodes all scored the same out of the
-	// RL term (DAPO's dynamic sampling without resampling): their returns differ
-	// by the invalid-action penalty at most.
-	FilterGroups bool `toml:"filter_groups,omitempty"`
-}
-
-// LossConfig is how the token advantages become the learner's weights.
-type LossConfig struct {
-	Aggregation string  `toml:"aggregation,omitempty"` // sequence | token
-	TISCap      float64 `toml:"tis_cap,omitzero"`      // C of min(π_learner/π_sampler, C); 0 = off
-}
-
-// DistillConfig is the top-k distillation term: at each action token, the
-// forward KL from the teacher's top-k list plus a tail bucket to the student's
-// same buckets, added to the loss with weight η(s) = weight → weight_end
-// along its own ramp (shape, warmup, anneal_steps, kappa).
-type DistillConfig struct {
-	TopK      int     `toml:"topk,omitzero"` // K; 0 = off
-	Weight    float64 `toml:"weight,omitzero"`
-	WeightEnd float64 `toml:"weight_end,omitzero"`
-	atod.Ramp
-}
-
-// At is η(step), 0 when the term is off.
-func (d DistillConfig) At(step int) float64 {
-	if d.TopK == 0 {
-		return 0
-	}
-	return d.Ramp.At(step, d.Weight, d.WeightEnd)
-}
-
 type EvalConfig struct {
 	Every       int     `toml:"every"` // steps; 0 = only at step 0 and the end
 	Tasks       int     `toml:"tasks"`
@@ -175,9 +136,9 @@ func DefaultConfig() Config {
 		// T = 80 of 150 steps in the paper: 11 of the default 20.
 		Schedule:   atod.Schedule{Lambda0: 0, Lambda1: 1, AnnealSteps: 11, Kappa: 5},
 		TDUR:       atod.TDUR{Beta: 0.5, Tau: 1, WMin: 0.25, WMax: 4, Disagreement: "logratio", TopK: 8},
-		OPD:        OPDConfig{Kappa: 1},
-		GRPO:       GRPOConfig{StdNorm: true, Eps: 1e-6},
-		Distill:    DistillConfig{Weight: 1, WeightEnd: 0.1, Ramp: atod.Ramp{Shape: "linear", AnnealSteps: 11, Kappa: 5}},
+		OPD:        atod.OPD{Kappa: 1},
+		GRPO:       atod.GRPO{StdNorm: true, Eps: 1e-6},
+		Distill:    atod.Distill{Weight: 1, WeightEnd: 0.1, Ramp: atod.Ramp{Shape: "linear", AnnealSteps: 11, Kappa: 5}},
 		Optim:      model.Optim{LR: 1e-3, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, ClipNorm: 1, MinLRRatio: 0.1, MicroTokens: 4096, Recompute: true, KeepMLPMB: 1024},
 		Eval:       EvalConfig{Every: 10, Tasks: 16, Split: "test", Teacher: true},
 		Checkpoint: CheckpointConfig{Every: 5},
@@ -378,7 +339,7 @@ func (c *Config) Hash() string {
 		d.Loss.Aggregation = ""
 	}
 	if d.Distill.TopK == 0 { // off: its other keys mean nothing
-		d.Distill = DistillConfig{}
+		d.Distill = atod.Distill{}
 	}
 	b, _ := d.Encode()
 	h := sha256.Sum256(b)

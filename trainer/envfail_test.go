@@ -13,6 +13,7 @@ import (
 	_ "github.com/atod-dev/atod/envs/household"
 	"github.com/atod-dev/atod/envs/remote"
 	"github.com/atod-dev/atod/trainer/rollout"
+	"github.com/atod-dev/atod/trainer/rundir"
 )
 
 // remoteRun runs cfg against the remote env on a loopback AgentGym server whose
@@ -71,7 +72,7 @@ func TestEnvFailures(t *testing.T) {
 	if err := remoteRun(t, plain, nil); err != nil {
 		t.Fatal(err)
 	}
-	want := DropTimes(readTrain(t, plain.OutDir))
+	want := rundir.DropTimes(readTrain(t, plain.OutDir))
 	wantEval := readEval(t, plain.OutDir, "student")
 
 	t.Run("once", func(t *testing.T) {
@@ -88,7 +89,7 @@ func TestEnvFailures(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := DropTimes(readTrain(t, cfg.OutDir))
+		got := rundir.DropTimes(readTrain(t, cfg.OutDir))
 		for i := range got {
 			if got[i].EnvFailures == 0 || got[i].EnvRetries != got[i].EnvFailures || got[i].GroupsDrop != 0 {
 				t.Errorf("step %d: %d failures, %d replays, %d groups dropped", got[i].Step, got[i].EnvFailures, got[i].EnvRetries, got[i].GroupsDrop)

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/atod-dev/atod/trainer/fake"
+	"github.com/atod-dev/atod/trainer/rundir"
 )
 
 // The run records, per step, the first episode of its first groups with the
@@ -23,7 +24,7 @@ func TestRecordedEpisodes(t *testing.T) {
 	if _, err := Run(a, RunOptions{Open: op.open, Env: fake.Echo{Turns: 3}, Log: io.Discard}); err != nil {
 		t.Fatal(err)
 	}
-	names, err := EpisodeFiles(a.OutDir)
+	names, err := rundir.EpisodeFiles(a.OutDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +33,7 @@ func TestRecordedEpisodes(t *testing.T) {
 	if !reflect.DeepEqual(names, want) {
 		t.Fatalf("episode files %q", names)
 	}
-	recs, err := ReadEpisodes(a.OutDir, "train-000001.jsonl.gz")
+	recs, err := rundir.ReadEpisodes(a.OutDir, "train-000001.jsonl.gz")
 	if err != nil || len(recs) != 2 || recs[0].Group != 0 || recs[1].Group != 1 || recs[0].Rollout != 0 {
 		t.Fatalf("step 1 records: %+v %v", recs, err)
 	}
@@ -66,11 +67,11 @@ func TestRecordedEpisodes(t *testing.T) {
 	if !found {
 		t.Errorf("the recorded weights %v are no trained sequence's", w)
 	}
-	ev, err := ReadEpisodes(a.OutDir, "eval-000002-student.jsonl.gz")
+	ev, err := rundir.ReadEpisodes(a.OutDir, "eval-000002-student.jsonl.gz")
 	if err != nil || len(ev) != a.Eval.Tasks || ev[0].Kind != "eval" || len(ev[0].Turns) == 0 || len(ev[0].Turns[0].Tokens) == 0 {
 		t.Fatalf("eval records: %d, %v", len(ev), err)
 	}
-	if _, err := ReadEpisodes(a.OutDir, "../metrics.jsonl"); err == nil {
+	if _, err := rundir.ReadEpisodes(a.OutDir, "../metrics.jsonl"); err == nil {
 		t.Error("a path outside the episodes was read")
 	}
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/atod-dev/atod/envs"
 	"github.com/atod-dev/atod/trainer/fake"
+	"github.com/atod-dev/atod/trainer/rundir"
 )
 
 // hookEnv is the echo env calling hook when step `at` opens its first episode
@@ -49,7 +50,7 @@ func newHookEnv(at int, hook func()) hookEnv {
 // equalRuns checks that two run directories hold the same metrics but for times.
 func equalRuns(t *testing.T, a, b string) {
 	t.Helper()
-	if ma, mb := DropTimes(readTrain(t, a)), DropTimes(readTrain(t, b)); !reflect.DeepEqual(ma, mb) {
+	if ma, mb := rundir.DropTimes(readTrain(t, a)), rundir.DropTimes(readTrain(t, b)); !reflect.DeepEqual(ma, mb) {
 		t.Errorf("train metrics differ:\n%+v\n%+v", ma, mb)
 	}
 	ea, eb := readEval(t, a, "student"), readEval(t, b, "student")
@@ -90,7 +91,7 @@ func TestSIGINTStopsAndResumes(t *testing.T) {
 	if n := len(readTrain(t, b.OutDir)); n != 2 {
 		t.Fatalf("%d train lines after the interrupt, want 2", n)
 	}
-	if _, info, err := latestCheckpoint(b.OutDir); err != nil || info.Step != 2 {
+	if _, info, err := rundir.LatestCheckpoint(b.OutDir); err != nil || info.Step != 2 {
 		t.Fatalf("checkpoint after the interrupt: step %d, %v", info.Step, err)
 	}
 	if _, err := os.Stat(filepath.Join(b.OutDir, "report.md")); err != nil {
@@ -123,7 +124,7 @@ func TestFullDiskCheckpointKeepsThePrevious(t *testing.T) {
 		t.Fatalf("checkpoint on a full disk: %v", err)
 	}
 	t.Log(err)
-	if _, info, err := latestCheckpoint(b.OutDir); err != nil || info.Step != 2 {
+	if _, info, err := rundir.LatestCheckpoint(b.OutDir); err != nil || info.Step != 2 {
 		t.Fatalf("latest checkpoint after the failure: step %d, %v", info.Step, err)
 	}
 	if _, err := Run(b, RunOptions{Open: (&fakeOpener{lr: 1}).open, Env: fake.Echo{Turns: 3}, Log: io.Discard, Resume: true}); err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/atod-dev/atod/trainer/fake"
 	"github.com/atod-dev/atod/trainer/rollout"
+	"github.com/atod-dev/atod/trainer/rundir"
 )
 
 // fakeOpener builds fresh fakes; last keeps them for inspection.
@@ -60,22 +61,22 @@ func fakeConfig(t *testing.T, sets ...string) *Config {
 	return &c
 }
 
-func readTrain(t *testing.T, runDir string) []StepMetrics {
+func readTrain(t *testing.T, runDir string) []rundir.StepMetrics {
 	t.Helper()
-	train, _, err := ReadMetrics(runDir)
+	train, _, err := rundir.ReadMetrics(runDir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return train
 }
 
-func readEval(t *testing.T, runDir, model string) []EvalMetrics {
+func readEval(t *testing.T, runDir, model string) []rundir.EvalMetrics {
 	t.Helper()
-	_, eval, err := ReadMetrics(runDir)
+	_, eval, err := rundir.ReadMetrics(runDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []EvalMetrics
+	var out []rundir.EvalMetrics
 	for _, m := range eval {
 		if m.Model == model {
 			out = append(out, m)
@@ -237,7 +238,7 @@ func TestResumeWithoutCheckpointStartsOver(t *testing.T) {
 	if _, err := Run(b, RunOptions{Open: (&fakeOpener{lr: 1}).open, Env: env, Log: io.Discard, Resume: true}); err != nil {
 		t.Fatal(err)
 	}
-	if ma, mb := DropTimes(readTrain(t, a.OutDir)), DropTimes(readTrain(t, b.OutDir)); !reflect.DeepEqual(ma, mb) {
+	if ma, mb := rundir.DropTimes(readTrain(t, a.OutDir)), rundir.DropTimes(readTrain(t, b.OutDir)); !reflect.DeepEqual(ma, mb) {
 		t.Errorf("restarted run differs:\n%+v\n%+v", ma, mb)
 	}
 }
@@ -301,12 +302,12 @@ func TestEvaluateTranscripts(t *testing.T) {
 // With eval.seed fixed, runs of different seeds play the same held-out tasks,
 // and each eval line's won string is its tasks' outcomes in draw order.
 func TestEvalSeedPairsTasks(t *testing.T) {
-	tasks := func(sets ...string) ([]string, EvalMetrics) {
+	tasks := func(sets ...string) ([]string, rundir.EvalMetrics) {
 		cfg := fakeConfig(t, append([]string{"steps=1", "eval.every=0"}, sets...)...)
 		if _, err := Run(cfg, RunOptions{Open: (&fakeOpener{lr: 1}).open, Env: fake.Echo{Turns: 1}, Log: io.Discard}); err != nil {
 			t.Fatal(err)
 		}
-		recs, err := ReadEpisodes(cfg.OutDir, "eval-000000-teacher.jsonl.gz")
+		recs, err := rundir.ReadEpisodes(cfg.OutDir, "eval-000000-teacher.jsonl.gz")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/atod-dev/atod/tinymodel"
 	"github.com/atod-dev/atod/trainer/fake"
+	"github.com/atod-dev/atod/trainer/rundir"
 	"github.com/atod-dev/atod/trainer/scoring"
 )
 
@@ -142,7 +143,7 @@ func TestRemoteTeacherDown(t *testing.T) {
 			if n := len(readTrain(t, b.OutDir)); n != 2 {
 				t.Fatalf("%d train lines, want 2", n)
 			}
-			if _, info, err := latestCheckpoint(b.OutDir); err != nil || info.Step != 2 {
+			if _, info, err := rundir.LatestCheckpoint(b.OutDir); err != nil || info.Step != 2 {
 				t.Fatalf("checkpoint: step %d, %v", info.Step, err)
 			}
 			up := teacherServer(t, nil) // back, at another address
@@ -193,7 +194,7 @@ func TestRemoteTeacherKilled(t *testing.T) {
 	if ee := (*exec.ExitError)(nil); !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
 		t.Fatalf("child: %v\n%s", err, out)
 	}
-	if _, info, err := latestCheckpoint(b.OutDir); err != nil || info.Step != 2 {
+	if _, info, err := rundir.LatestCheckpoint(b.OutDir); err != nil || info.Step != 2 {
 		t.Fatalf("checkpoint after the kill: step %d, %v", info.Step, err)
 	}
 	up := teacherServer(t, nil)

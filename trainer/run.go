@@ -16,6 +16,8 @@ import (
 
 	"github.com/atod-dev/atod/envs"
 	"github.com/atod-dev/atod/model"
+	"github.com/atod-dev/atod/trainer/report"
+	"github.com/atod-dev/atod/trainer/rundir"
 	"github.com/atod-dev/atod/trainer/scoring"
 )
 
@@ -72,10 +74,10 @@ func Run(cfg *Config, o RunOptions) (*Summary, error) {
 		fmt.Fprintln(o.Log, n)
 	}
 	if ckptDir != "" {
-		if err := models.Learner.LoadState(filepath.Join(ckptDir, stateFile)); err != nil {
+		if err := models.Learner.LoadState(filepath.Join(ckptDir, rundir.StateFile)); err != nil {
 			return nil, fmt.Errorf("resume: %w", err)
 		}
-		if err := models.Student.LoadWeights(filepath.Join(ckptDir, weightsFile)); err != nil {
+		if err := models.Student.LoadWeights(filepath.Join(ckptDir, rundir.WeightsFile)); err != nil {
 			return nil, fmt.Errorf("resume: %w", err)
 		}
 	}
@@ -84,7 +86,7 @@ func Run(cfg *Config, o RunOptions) (*Summary, error) {
 		return nil, err
 	}
 	s := &session{cfg: cfg, models: models, ev: ev, prog: newProgress(o.Log, start, cfg.Steps),
-		sum:     &Summary{RunDir: cfg.OutDir, Report: filepath.Join(cfg.OutDir, "report.md"), FinalSuccess: -1},
+		sum:     &Summary{RunDir: cfg.OutDir, Report: filepath.Join(cfg.OutDir, rundir.ReportFile), FinalSuccess: -1},
 		skipped: from.SkippedTotal, checkpointed: start}
 	if start == 0 && len(ev.Tasks) > 0 {
 		if cfg.Eval.Teacher {
@@ -130,7 +132,7 @@ func Run(cfg *Config, o RunOptions) (*Summary, error) {
 		if m.EnvFailures > 0 {
 			s.prog.log("step %d: the env failed %d episode attempts (%d replayed); %d groups left out", step, m.EnvFailures, m.EnvRetries, m.GroupsDrop)
 		}
-		if err := appendJSONL(s.metricsPath(), m); err != nil {
+		if err := rundir.AppendJSONL(s.metricsPath(), m); err != nil {
 			return nil, err
 		}
 		s.prog.step(step, fmt.Sprintf("λ %.2f succ %.2f ret %.2f kl %.3f loss %.4f %.0f tok/s", m.Lambda, m.Success, m.MeanReturn, m.ReverseKL, m.Loss, m.TokensPerS))
@@ -155,7 +157,7 @@ func Run(cfg *Config, o RunOptions) (*Summary, error) {
 		}
 	}
 	s.prog.done()
-	if err := writeReport(s.cfg.OutDir); err != nil {
+	if err := report.Write(s.cfg.OutDir); err != nil {
 		return nil, err
 	}
 	s.sum.Steps = max(s.sum.Steps, start)
@@ -165,30 +167,30 @@ func Run(cfg *Config, o RunOptions) (*Summary, error) {
 // prepareDir makes cfg.OutDir ready for a new run, or for resuming the one it
 // holds: the last checkpoint found, metrics and episodes after it dropped. It
 // returns where the run starts from and the checkpoint's directory ("" when new).
-func prepareDir(cfg *Config, resume bool) (checkpointInfo, string, error) {
+func prepareDir(cfg *Config, resume bool) (rundir.Checkpoint, string, error) {
 	dir := cfg.OutDir
-	metricsPath := filepath.Join(dir, "metrics.jsonl")
-	if resume && !hasCheckpoint(dir) {
+	metricsPath := filepath.Join(dir, rundir.MetricsFile)
+	if resume && !rundir.HasCheckpoint(dir) {
 		// Killed before its first checkpoint: nothing to keep, start over.
 		if err := os.Remove(metricsPath); err != nil && !os.IsNotExist(err) {
-			return checkpointInfo{}, "", err
+			return rundir.Checkpoint{}, "", err
 		}
 		resume = false
 	}
-	var info checkpointInfo
+	var info rundir.Checkpoint
 	ckptDir := ""
 	if resume {
-		d, i, err := latestCheckpoint(dir)
+		d, i, err := rundir.LatestCheckpoint(dir)
 		if err != nil {
 			return info, "", fmt.Errorf("resume: %w", err)
 		}
 		if i.ConfigHash != cfg.Hash() {
 			return info, "", fmt.Errorf("resume %s: the config differs from the checkpoint's (hash %s, checkpoint %s); on resume only %s may change", dir, cfg.Hash(), i.ConfigHash, strings.Join(ResumeKeys, ", "))
 		}
-		if err := truncateMetrics(metricsPath, i.Step); err != nil {
+		if err := rundir.TruncateMetrics(metricsPath, i.Step); err != nil {
 			return info, "", err
 		}
-		if err := dropEpisodesAfter(dir, i.Step); err != nil {
+		if err := rundir.DropEpisodesAfter(dir, i.Step); err != nil {
 			return info, "", fmt.Errorf("resume: %w", err)
 		}
 		info, ckptDir = i, d
@@ -204,7 +206,7 @@ func prepareDir(cfg *Config, resume bool) (checkpointInfo, string, error) {
 	if err != nil {
 		return info, "", err
 	}
-	if err := WriteFileAtomic(filepath.Join(dir, "config.toml"), resolved); err != nil {
+	if err := rundir.WriteFileAtomic(filepath.Join(dir, rundir.ConfigFile), resolved); err != nil {
 		return info, "", err
 	}
 	return info, ckptDir, nil
@@ -221,7 +223,7 @@ type session struct {
 	checkpointed int // the last step with a checkpoint
 }
 
-func (s *session) metricsPath() string { return filepath.Join(s.cfg.OutDir, "metrics.jsonl") }
+func (s *session) metricsPath() string { return filepath.Join(s.cfg.OutDir, rundir.MetricsFile) }
 
 // evaluate plays the held-out tasks with lm and appends the result to metrics.jsonl.
 func (s *session) evaluate(step int, who string, lm model.LM) error {
@@ -232,7 +234,7 @@ func (s *session) evaluate(step int, who string, lm model.LM) error {
 	}
 	if cfg.Record.Eval {
 		recs := records(step, "eval", who, r.Played, cfg.Rollout.InvalidPenalty, piece(lm), nil, nil)
-		if err := writeEpisodes(episodePath(s.cfg.OutDir, "eval", step, who), recs); err != nil {
+		if err := rundir.WriteEpisodes(rundir.EpisodePath(s.cfg.OutDir, "eval", step, who), recs); err != nil {
 			return fmt.Errorf("record eval episodes: %w", err)
 		}
 	}
@@ -244,18 +246,18 @@ func (s *session) evaluate(step int, who string, lm model.LM) error {
 		failed = fmt.Sprintf(", %d failed by the env and left out", r.Failed)
 	}
 	s.prog.log("eval step %d %s: success %.3f return %.3f (%d tasks%s, %.1fs)", step, who, r.Success, r.MeanReturn, r.Tasks, failed, r.Seconds)
-	return appendJSONL(s.metricsPath(), EvalMetrics{Kind: "eval", Step: step, Model: who, Split: cfg.Eval.Split, Tasks: r.Tasks,
+	return rundir.AppendJSONL(s.metricsPath(), rundir.EvalMetrics{Kind: "eval", Step: step, Model: who, Split: cfg.Eval.Split, Tasks: r.Tasks,
 		Success: r.Success, MeanReturn: r.MeanReturn, EpisodeLen: r.EpisodeLen, InvalidRate: r.InvalidRate, Failed: r.Failed, Won: wonString(r.Played), Seconds: r.Seconds})
 }
 
 // checkpoint saves step's learner state and weights, and rewrites the report.
 func (s *session) checkpoint(step int) error {
-	info := checkpointInfo{Step: step, ConfigHash: s.cfg.Hash(), SkippedTotal: s.skipped}
-	if err := saveCheckpoint(s.cfg.OutDir, s.models.Learner, info); err != nil {
+	info := rundir.Checkpoint{Step: step, ConfigHash: s.cfg.Hash(), SkippedTotal: s.skipped}
+	if err := rundir.SaveCheckpoint(s.cfg.OutDir, s.models.Learner, info); err != nil {
 		return fmt.Errorf("checkpoint step %d: %w", step, err)
 	}
 	s.checkpointed = step
-	return writeReport(s.cfg.OutDir)
+	return report.Write(s.cfg.OutDir)
 }
 
 // interrupt ends the run after step done, everything up to it kept.
@@ -265,7 +267,7 @@ func (s *session) interrupt(done int) (*Summary, error) {
 		if err := s.checkpoint(done); err != nil { // writes the report too
 			return nil, err
 		}
-	} else if err := writeReport(s.cfg.OutDir); err != nil {
+	} else if err := report.Write(s.cfg.OutDir); err != nil {
 		return nil, err
 	}
 	s.sum.Steps, s.sum.Interrupted = done, true

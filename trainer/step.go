@@ -9,12 +9,13 @@ import (
 	"github.com/atod-dev/atod/model"
 	"github.com/atod-dev/atod/trainer/atod"
 	"github.com/atod-dev/atod/trainer/rollout"
+	"github.com/atod-dev/atod/trainer/rundir"
 )
 
 // trainStep is one ATOD step: rollouts, teacher scoring, weights, update, sync.
 // Between phases it returns ErrInterrupted, the learner untouched, once stopped says so.
-func trainStep(cfg *Config, env envs.Env, models *Models, step int, weightsPath string, stopped func() bool, prog *progress) (StepMetrics, error) {
-	m := StepMetrics{Kind: "train", Step: step, Mismatch: jsonFloat(math.NaN()), DistillKL: jsonFloat(math.NaN())}
+func trainStep(cfg *Config, env envs.Env, models *Models, step int, weightsPath string, stopped func() bool, prog *progress) (rundir.StepMetrics, error) {
+	m := rundir.StepMetrics{Kind: "train", Step: step, Mismatch: rundir.Float(math.NaN()), DistillKL: rundir.Float(math.NaN())}
 	m.Kappa, m.Rho = cfg.Schedule.Coefficients(step)
 	m.DistillWeight = cfg.Distill.At(step)
 	m.Lambda = atod.RLShare(m.Kappa, m.Rho)
@@ -58,7 +59,7 @@ func trainStep(cfg *Config, env envs.Env, models *Models, step int, weightsPath 
 	b := buildBatch(cfg, eps, m.Kappa, m.Rho, m.DistillWeight)
 	o := rollout.Summarise(eps, cfg.Rollout.InvalidPenalty)
 	m.Success, m.MeanReturn, m.EpisodeLen, m.InvalidRate = o.Success, o.MeanReturn, o.EpisodeLen, o.InvalidRate
-	m.ReverseKL, m.Tokens = jsonFloat(b.revKL), b.tokens
+	m.ReverseKL, m.Tokens = rundir.Float(b.revKL), b.tokens
 	for _, s := range b.seqs {
 		m.SeqTokens += len(s.Tokens)
 	}
@@ -67,7 +68,7 @@ func trainStep(cfg *Config, env envs.Env, models *Models, step int, weightsPath 
 		m.ReturnStd, m.AdvRLAbs, m.Filtered = g.retStd, g.advAbs, float64(g.filtered)/float64(g.n)
 	}
 	wm, wlo, whi, wsd := weightStats(eps, b.turnW)
-	m.WMean, m.WMin, m.WMax, m.WStd = jsonFloat(wm), jsonFloat(wlo), jsonFloat(whi), jsonFloat(wsd)
+	m.WMean, m.WMin, m.WMax, m.WStd = rundir.Float(wm), rundir.Float(wlo), rundir.Float(whi), rundir.Float(wsd)
 	if b.nonFinite > 0 || len(b.seqs) == 0 {
 		m.Skipped = true // nothing sound to learn from; the adapter stays as it is
 	} else {
@@ -87,9 +88,9 @@ func trainStep(cfg *Config, env envs.Env, models *Models, step int, weightsPath 
 		if err != nil {
 			return m, fmt.Errorf("train: %w", err)
 		}
-		m.Loss, m.GradNorm, m.LR, m.Skipped = jsonFloat(st.Loss), jsonFloat(st.GradNorm), float64(st.LR), st.Skipped
-		m.Mismatch = jsonFloat(mismatch(st.LogProbs, idx, b))
-		m.DistillKL = jsonFloat(distillKL(st.DistillKL, idx, b))
+		m.Loss, m.GradNorm, m.LR, m.Skipped = rundir.Float(st.Loss), rundir.Float(st.GradNorm), float64(st.LR), st.Skipped
+		m.Mismatch = rundir.Float(mismatch(st.LogProbs, idx, b))
+		m.DistillKL = rundir.Float(distillKL(st.DistillKL, idx, b))
 	}
 	t3 := time.Now()
 	if !m.Skipped {
@@ -202,14 +203,14 @@ func recordStep(cfg *Config, student model.LM, step int, eps []*rollout.Episode,
 			sel, w, tw = append(sel, e), append(w, b.tokW[i]), append(tw, b.turnW[i])
 		}
 	}
-	return writeEpisodes(episodePath(cfg.OutDir, "train", step, ""), records(step, "train", "student", sel, cfg.Rollout.InvalidPenalty, piece(student), w, tw))
+	return rundir.WriteEpisodes(rundir.EpisodePath(cfg.OutDir, "train", step, ""), records(step, "train", "student", sel, cfg.Rollout.InvalidPenalty, piece(student), w, tw))
 }
 
 // keepGroups leaves out every group with an episode the env kept failing:
 // dropping or zeroing that episode alone would give its group's others GRPO
 // advantages for nothing. It counts failures, replays and dropped groups in m
 // and returns the last failure's reason.
-func keepGroups(eps []*rollout.Episode, m *StepMetrics) ([]*rollout.Episode, string) {
+func keepGroups(eps []*rollout.Episode, m *rundir.StepMetrics) ([]*rollout.Episode, string) {
 	failed := map[int]bool{}
 	reason := ""
 	for _, e := range eps {

@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
@@ -191,22 +190,6 @@ func TestBenchChild(t *testing.T) {
 	t.Logf("%d params, %d threads, %v per step of %dx%d tokens", o.NParams(), benchThreads(), step.wall, nSeq, nTok)
 }
 
-// vmHWM is the process's peak resident set in KiB.
-func vmHWM(t *testing.T) float64 {
-	raw, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		t.Skip("no /proc/self/status")
-	}
-	for _, l := range strings.Split(string(raw), "\n") {
-		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmHWM:" {
-			v, _ := strconv.ParseFloat(f[1], 64)
-			return v
-		}
-	}
-	t.Fatal("no VmHWM")
-	return 0
-}
-
 // TestBenchTrainMemory measures the learner's working set (peak RSS during one
 // step minus the RSS once the model is loaded) on the 100M model for one
 // sequence of 512 and of 1,024 tokens, with and without Recompute, each in a
@@ -235,53 +218,6 @@ func TestBenchTrainMemory(t *testing.T) {
 	}
 	fmt.Printf("bench: train_working_set_2x_len_ratio = %.2f x\n", ws["train_working_set_mb_100m_1x1024"]/ws["train_working_set_mb_100m_1x512"])
 	fmt.Printf("bench: train_working_set_2x_len_ratio_recompute = %.2f x\n", ws["train_working_set_mb_100m_1x1024_recompute"]/ws["train_working_set_mb_100m_1x512_recompute"])
-}
-
-// memoryChild runs TestBenchMemoryChild in a process of its own: one LoRA step
-// on one sequence of n tokens (keeping keep bytes of MLP inputs, recomputing);
-// it returns the step's working set and the loaded learner, in MB.
-func memoryChild(t *testing.T, path, n string, recompute bool, keep int64) (workingSet, loaded float64) {
-	rc := "0"
-	if recompute {
-		rc = "1"
-	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestBenchMemoryChild$", "-test.v")
-	cmd.Env = append(os.Environ(), "ATOD_BENCH_MEM="+path+","+n+","+rc+","+strconv.FormatInt(keep, 10))
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("child: %v\n%s", err, out)
-	}
-	for _, l := range strings.Split(string(out), "\n") {
-		fmt.Sscanf(l, "working_set_mb %f", &workingSet)
-		fmt.Sscanf(l, "loaded_mb %f", &loaded)
-	}
-	return workingSet, loaded
-}
-
-func TestBenchMemoryChild(t *testing.T) {
-	spec := os.Getenv("ATOD_BENCH_MEM")
-	if spec == "" {
-		t.Skip("run by TestBenchTrainMemory")
-	}
-	f := strings.Split(spec, ",")
-	n, _ := strconv.Atoi(f[1])
-	keep, _ := strconv.ParseInt(f[3], 10, 64)
-	cfg := testConfig()
-	cfg.Threads, cfg.Recompute = benchThreads(), f[2] == "1"
-	cfg = learn.KeepMLPBytes(cfg, keep)
-	debug.FreeOSMemory()
-	before := vmRSS()
-	tr := newLearner(t, f[0], cfg)
-	seqs := benchBatch(tr.VocabSize(), 1, n)
-	debug.FreeOSMemory()
-	loaded := vmRSS()
-	fmt.Printf("loaded_mb %.0f\n", (loaded-before)/1024)
-	os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) // restart VmHWM from here (Linux)
-	if _, err := tr.Step([][]model.TrainSeq{seqs}); err != nil {
-		t.Fatal(err)
-	}
-	fmt.Printf("working_set_mb %.0f\n", (vmHWM(t)-loaded)/1024)
 }
 
 // TestBenchQuantizedTrain times a LoRA step (Recompute, 1×1,024 tokens) on the
@@ -355,7 +291,7 @@ func TestBenchRealLearner(t *testing.T) {
 	}
 	ws := map[string]float64{}
 	for _, n := range []string{"765", "1530"} {
-		ws[n], _ = memoryChild(t, path, n, true, 1<<30)
+		ws[n], _ = memoryChild(t, path, n, true, 1024)
 		fmt.Printf("bench: real_%s_learner_working_set_mb_1x%s = %.0f MB\n", name, n, ws[n])
 	}
 	fmt.Printf("bench: real_%s_learner_memory_2x_len_ratio = %.2f x\n", name, ws["1530"]/ws["765"])

@@ -12,6 +12,28 @@ import (
 	"github.com/atod-dev/atod/model"
 )
 
+// OPD is the distillation signal's settings: the run config's [opd].
+type OPD struct {
+	Kappa float64 `toml:"kappa"` // κ_opd
+	Clip  float64 `toml:"clip"`  // c; 0 = unclipped
+}
+
+// GRPO is how a group's returns become a_rl: the run config's [grpo].
+type GRPO struct {
+	StdNorm bool    `toml:"std_norm"`
+	Eps     float64 `toml:"eps"`
+	// FilterGroups leaves groups whose episodes all scored the same out of the
+	// RL term (DAPO's dynamic sampling without resampling): their returns differ
+	// by the invalid-action penalty at most.
+	FilterGroups bool `toml:"filter_groups,omitempty"`
+}
+
+// Loss is how the token advantages become the learner's weights: the run config's [loss].
+type Loss struct {
+	Aggregation string  `toml:"aggregation,omitempty"` // sequence | token
+	TISCap      float64 `toml:"tis_cap,omitzero"`      // C of min(π_learner/π_sampler, C); 0 = off
+}
+
 // OPDAdvantage is the per-token distillation signal, the negative reverse-KL
 // sample Δ_t = lp_t(t) − lp_s(t), clipped to [−c, c] when c > 0 (the paper
 // leaves it unclipped: c = 0).

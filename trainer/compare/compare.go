@@ -16,8 +16,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/atod-dev/atod/trainer"
 	"github.com/atod-dev/atod/trainer/plot"
+	"github.com/atod-dev/atod/trainer/rundir"
 )
 
 // order of the table; variants not listed here follow in name order.
@@ -28,15 +28,19 @@ const reps = 4000
 type run struct {
 	seed     int
 	evalSeed int64
-	train    []trainer.StepMetrics
-	evals    []trainer.EvalMetrics
+	train    []rundir.StepMetrics
+	evals    []rundir.EvalMetrics
 	wallS    float64 // compare.sh's wall_s file; 0 when absent
 }
 
+// EvalSeed is the seed of a run directory's held-out tasks, from the config
+// it was started with (the trainer reads it).
+type EvalSeed func(runDir string) (int64, error)
+
 // Write reads the run directories dirs, each ENV/VARIANT-sSEED (others are
 // skipped), and writes out/results.md and out/ENV-success.svg.
-func Write(out string, dirs []string) error {
-	byEnv, err := readRuns(dirs)
+func Write(out string, dirs []string, evalSeed EvalSeed) error {
+	byEnv, err := readRuns(dirs, evalSeed)
 	if err != nil {
 		return err
 	}
@@ -55,22 +59,21 @@ func Write(out string, dirs []string) error {
 
 // readRuns reads the ENV/VARIANT-sSEED directories among dirs into env →
 // variant → runs (seed order).
-func readRuns(dirs []string) (map[string]map[string][]run, error) {
+func readRuns(dirs []string, evalSeed EvalSeed) (map[string]map[string][]run, error) {
 	byEnv := map[string]map[string][]run{}
 	for _, dir := range dirs {
 		dir = filepath.Clean(dir)
 		name := filepath.Base(dir)
 		i := strings.LastIndex(name, "-s")
 		seed, err := strconv.Atoi(name[i+2:])
-		if _, statErr := os.Stat(filepath.Join(dir, "metrics.jsonl")); i <= 0 || err != nil || statErr != nil {
+		if _, statErr := os.Stat(filepath.Join(dir, rundir.MetricsFile)); i <= 0 || err != nil || statErr != nil {
 			continue // not a compare.sh run
 		}
-		cfg, err := trainer.RunConfig(dir)
-		if err != nil {
+		r := run{seed: seed}
+		if r.evalSeed, err = evalSeed(dir); err != nil {
 			return nil, err
 		}
-		r := run{seed: seed, evalSeed: cfg.EvalSeed()}
-		if r.train, r.evals, err = trainer.ReadMetrics(dir); err != nil {
+		if r.train, r.evals, err = rundir.ReadMetrics(dir); err != nil {
 			return nil, fmt.Errorf("%s: %w", dir, err)
 		}
 		if b, err := os.ReadFile(filepath.Join(dir, "wall_s")); err == nil {
@@ -233,13 +236,13 @@ func rlPhase(b *strings.Builder, vs map[string][]run, variants []string) {
 		cols := make([][]float64, 6)
 		for _, r := range vs[v] {
 			tail := r.train[len(r.train)/2:]
-			for k, f := range []func(trainer.StepMetrics) float64{
-				func(m trainer.StepMetrics) float64 { return m.Lambda },
-				func(m trainer.StepMetrics) float64 { return m.Success },
-				func(m trainer.StepMetrics) float64 { return m.NoSignal },
-				func(m trainer.StepMetrics) float64 { return m.PenaltyOnly },
-				func(m trainer.StepMetrics) float64 { return m.AdvRLAbs },
-				func(m trainer.StepMetrics) float64 { return float64(m.ReverseKL) },
+			for k, f := range []func(rundir.StepMetrics) float64{
+				func(m rundir.StepMetrics) float64 { return m.Lambda },
+				func(m rundir.StepMetrics) float64 { return m.Success },
+				func(m rundir.StepMetrics) float64 { return m.NoSignal },
+				func(m rundir.StepMetrics) float64 { return m.PenaltyOnly },
+				func(m rundir.StepMetrics) float64 { return m.AdvRLAbs },
+				func(m rundir.StepMetrics) float64 { return float64(m.ReverseKL) },
 			} {
 				var xs []float64
 				for _, m := range tail {

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/atod-dev/atod/trainer"
 )
 
 // writeRun lays out one compare.sh run: its resolved config and metrics lines.
@@ -49,7 +51,7 @@ func TestTableFromRuns(t *testing.T) {
 		writeRun(t, root, fmt.Sprintf("opd-s%d", s), 7, eval(0, "student", "1000"),
 			train(1, 0, 1), train(2, 0, 1), eval(2, "student", "1000"))
 	}
-	if err := Write(root, runDirs(t, root)); err != nil {
+	if err := Write(root, runDirs(t, root), trainer.RunEvalSeed); err != nil {
 		t.Fatal(err)
 	}
 	b, err := os.ReadFile(filepath.Join(root, "results.md"))
@@ -78,7 +80,7 @@ func TestTableFromRuns(t *testing.T) {
 	// A sweep of one method, without a teacher evaluation.
 	only := t.TempDir()
 	writeRun(t, only, "opd-s1", 7, eval(0, "student", "1000"), train(1, 0, 1), eval(1, "student", "1100"))
-	if err := Write(only, runDirs(t, only)); err != nil {
+	if err := Write(only, runDirs(t, only), trainer.RunEvalSeed); err != nil {
 		t.Fatal(err)
 	}
 	if b, _ := os.ReadFile(filepath.Join(only, "results.md")); !strings.Contains(string(b), "| teacher | 0 | | | (no runs) |") {
@@ -87,7 +89,7 @@ func TestTableFromRuns(t *testing.T) {
 
 	// Different eval seeds: no paired differences.
 	writeRun(t, root, "opd-s3", 8, eval(0, "student", "1000"), train(1, 0, 1), eval(1, "student", "1000"))
-	if err := Write(root, runDirs(t, root)); err != nil {
+	if err := Write(root, runDirs(t, root), trainer.RunEvalSeed); err != nil {
 		t.Fatal(err)
 	}
 	if b, _ := os.ReadFile(filepath.Join(root, "results.md")); !strings.Contains(string(b), "(none: the runs drew") {

@@ -19,6 +19,7 @@ import (
 	"github.com/atod-dev/atod/tinymodel"
 	"github.com/atod-dev/atod/trainer"
 	"github.com/atod-dev/atod/trainer/rollout"
+	"github.com/atod-dev/atod/trainer/rundir"
 )
 
 // Real tiny random models through cgo: a student and a teacher written from the
@@ -64,9 +65,9 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func readTrain(t *testing.T, runDir string) []trainer.StepMetrics {
+func readTrain(t *testing.T, runDir string) []rundir.StepMetrics {
 	t.Helper()
-	train, _, err := trainer.ReadMetrics(runDir)
+	train, _, err := rundir.ReadMetrics(runDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +144,7 @@ func TestNativeRunWritesMetricsAndCheckpoint(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	_, ev, err := trainer.ReadMetrics(cfg.OutDir)
+	_, ev, err := rundir.ReadMetrics(cfg.OutDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,7 +225,7 @@ func TestNativeResumeMatches(t *testing.T) {
 	if _, err := trainer.Run(b, trainer.RunOptions{Open: Open, Log: io.Discard, Resume: true}); err != nil {
 		t.Fatal(err)
 	}
-	ma, mb := trainer.DropTimes(readTrain(t, a.OutDir)), trainer.DropTimes(readTrain(t, b.OutDir))
+	ma, mb := rundir.DropTimes(readTrain(t, a.OutDir)), rundir.DropTimes(readTrain(t, b.OutDir))
 	if !reflect.DeepEqual(ma, mb) {
 		t.Errorf("resumed run differs:\n%+v\n%+v", ma, mb)
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/atod-dev/atod/trainer"
 	"github.com/atod-dev/atod/trainer/fake"
+	"github.com/atod-dev/atod/trainer/rundir"
 )
 
 // browser is headless Chromium driven through chromedriver's WebDriver API.
@@ -155,12 +156,12 @@ func TestViewInBrowser(t *testing.T) {
 		finished <- err
 	}()
 	for { // the live run is at its step 3 gate once step 2's line is written
-		if ms, _, _ := trainer.ReadMetrics(live); len(ms) == 2 {
+		if ms, _, _ := rundir.ReadMetrics(live); len(ms) == 2 {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	s, err := New([]string{done, live})
+	s, err := New([]string{done, live}, trainer.DescribeRun)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +177,7 @@ func TestViewInBrowser(t *testing.T) {
 	}
 	b.wait("the charts", `document.querySelector('#chart-lambda polyline[data-series="live"]')`)
 	b.shot("runs")
-	_, evals, _ := trainer.ReadMetrics(done)
+	_, evals, _ := rundir.ReadMetrics(done)
 	var want []string
 	for _, e := range evals {
 		if e.Model == "student" {
@@ -214,7 +215,7 @@ func TestViewInBrowser(t *testing.T) {
 	b.shot("grouped")
 
 	// The episode browser: step 1's first recorded episode of the finished run.
-	recs, err := trainer.ReadEpisodes(done, "train-000001.jsonl.gz")
+	recs, err := rundir.ReadEpisodes(done, "train-000001.jsonl.gz")
 	if err != nil {
 		t.Fatal(err)
 	}

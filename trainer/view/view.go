@@ -1,6 +1,6 @@
 // Package view is atod view: a local, read-only web page over run
 // directories. It draws their curves live (the page polls; the charts are the
-// report's, from trainer.Charts), overlays several runs or groups them by
+// report's, from report.Charts), overlays several runs or groups them by
 // method with mean and spread, and browses the recorded episodes with every
 // action token coloured by its OPD signal and every turn shaded by its T-DUR
 // weight. It serves only the run directories it was given, and the page's
@@ -19,7 +19,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/atod-dev/atod/trainer"
+	"github.com/atod-dev/atod/trainer/report"
+	"github.com/atod-dev/atod/trainer/rundir"
 )
 
 //go:embed static
@@ -27,16 +28,21 @@ var static embed.FS
 
 // Server serves the page and its JSON API for a fixed list of run directories.
 type Server struct {
-	runs []string
-	mux  *http.ServeMux
+	runs     []string
+	describe Describe
+	mux      *http.ServeMux
 }
 
+// Describe names a run directory's env and method, from the config it was
+// started with (the trainer reads it).
+type Describe func(runDir string) (env, method string, err error)
+
 // New serves dirs; each must be a directory.
-func New(dirs []string) (*Server, error) {
+func New(dirs []string, describe Describe) (*Server, error) {
 	if len(dirs) == 0 {
 		return nil, errors.New("view: no run directory")
 	}
-	s := &Server{mux: http.NewServeMux()}
+	s := &Server{describe: describe, mux: http.NewServeMux()}
 	for _, d := range dirs {
 		abs, err := filepath.Abs(d)
 		if err != nil {
@@ -72,12 +78,10 @@ type Run struct {
 
 func (s *Server) run(i int) Run {
 	r := Run{ID: i, Dir: s.runs[i], Name: filepath.Base(s.runs[i])}
-	cfg, err := trainer.RunConfig(s.runs[i])
-	if err != nil {
+	var err error
+	if r.Env, r.Method, err = s.describe(s.runs[i]); err != nil {
 		r.Error = err.Error()
-		return r
 	}
-	r.Env, r.Method = cfg.Env.Name, cfg.Method
 	return r
 }
 
@@ -114,13 +118,13 @@ func (s *Server) charts(w http.ResponseWriter, r *http.Request) {
 			ids = append(ids, strconv.Itoa(i))
 		}
 	}
-	var ms []trainer.RunMetrics
+	var ms []report.RunMetrics
 	for _, id := range ids {
 		dir, ok := s.runDir(w, id)
 		if !ok {
 			return
 		}
-		train, eval, err := trainer.ReadMetrics(dir)
+		train, eval, err := rundir.ReadMetrics(dir)
 		if err != nil {
 			fail(w, http.StatusUnprocessableEntity, err)
 			return
@@ -131,9 +135,9 @@ func (s *Server) charts(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Query().Get("group") == "1" {
 			name = strings.TrimSpace(run.Env + " " + run.Method)
 		}
-		ms = append(ms, trainer.RunMetrics{Name: name, Train: train, Eval: eval})
+		ms = append(ms, report.RunMetrics{Name: name, Train: train, Eval: eval})
 	}
-	reply(w, trainer.Charts(ms))
+	reply(w, report.Charts(ms))
 }
 
 func (s *Server) episodeFiles(w http.ResponseWriter, r *http.Request) {
@@ -141,7 +145,7 @@ func (s *Server) episodeFiles(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	names, err := trainer.EpisodeFiles(dir)
+	names, err := rundir.EpisodeFiles(dir)
 	if err != nil {
 		fail(w, http.StatusInternalServerError, err)
 		return
@@ -154,7 +158,7 @@ func (s *Server) episodes(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	recs, err := trainer.ReadEpisodes(dir, r.PathValue("file"))
+	recs, err := rundir.ReadEpisodes(dir, r.PathValue("file"))
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		fail(w, http.StatusNotFound, err)

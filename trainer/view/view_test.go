@@ -13,6 +13,7 @@ import (
 	"github.com/atod-dev/atod/envs"
 	"github.com/atod-dev/atod/trainer"
 	"github.com/atod-dev/atod/trainer/fake"
+	"github.com/atod-dev/atod/trainer/report"
 )
 
 func open(cfg *trainer.Config, need trainer.Need) (*trainer.Models, error) {
@@ -83,7 +84,7 @@ func getJSON(t *testing.T, url string, v any) int {
 func TestBadRequests(t *testing.T) {
 	good, gone := finishedRun(t, 2), finishedRun(t, 2)
 	torn := finishedRun(t, 2)
-	s, err := New([]string{good, gone, torn})
+	s, err := New([]string{good, gone, torn}, trainer.DescribeRun)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +114,7 @@ func TestBadRequests(t *testing.T) {
 	f, _ := os.OpenFile(filepath.Join(torn, "metrics.jsonl"), os.O_APPEND|os.O_WRONLY, 0)
 	f.WriteString(`{"kind":"train","step":3,"lam`)
 	f.Close()
-	var charts []trainer.Chart
+	var charts []report.Chart
 	if code := getJSON(t, srv.URL+"/api/charts?runs=2", &charts); code != 200 || len(charts) == 0 {
 		t.Errorf("half-written line: %d", code)
 	}

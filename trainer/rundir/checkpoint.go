@@ -1,4 +1,4 @@
-package trainer
+package rundir
 
 import (
 	"encoding/json"
@@ -10,23 +10,25 @@ import (
 	"github.com/atod-dev/atod/model"
 )
 
-// checkpointInfo is ckpt/step-N/trainer.json.
-type checkpointInfo struct {
+// Checkpoint is ckpt/step-N/trainer.json: the step it was saved after, the
+// hash of the config keys a resume must keep, and the steps skipped so far.
+type Checkpoint struct {
 	Step         int    `json:"step"`
 	ConfigHash   string `json:"config_hash"`
 	SkippedTotal int    `json:"skipped_total"`
 }
 
+// A checkpoint directory's files.
 const (
-	weightsFile = "adapter.gguf" // the trained weights: a LoRA adapter (a whole model in full-weights mode)
-	stateFile   = "state.bin"
-	infoFile    = "trainer.json"
+	WeightsFile = "adapter.gguf" // the trained weights: a LoRA adapter (a whole model in full-weights mode)
+	StateFile   = "state.bin"    // the learner's optimizer state
+	infoFile    = "trainer.json" // the Checkpoint
 )
 
-// saveCheckpoint writes ckpt/step-N in a temp dir, renames it into place and
+// SaveCheckpoint writes ckpt/step-N in a temp dir, renames it into place and
 // then points ckpt/latest at it, each an atomic rename: a kill at any moment
 // leaves the previous checkpoint intact and reachable.
-func saveCheckpoint(runDir string, l model.Learner, info checkpointInfo) error {
+func SaveCheckpoint(runDir string, l model.Learner, info Checkpoint) error {
 	root := filepath.Join(runDir, "ckpt")
 	name := fmt.Sprintf("step-%d", info.Step)
 	tmp := filepath.Join(root, ".tmp-"+name)
@@ -36,10 +38,10 @@ func saveCheckpoint(runDir string, l model.Learner, info checkpointInfo) error {
 	if err := os.MkdirAll(tmp, 0o755); err != nil {
 		return err
 	}
-	if err := l.SaveWeights(filepath.Join(tmp, weightsFile)); err != nil {
+	if err := l.SaveWeights(filepath.Join(tmp, WeightsFile)); err != nil {
 		return fmt.Errorf("checkpoint weights: %w", err)
 	}
-	if err := l.SaveState(filepath.Join(tmp, stateFile)); err != nil {
+	if err := l.SaveState(filepath.Join(tmp, StateFile)); err != nil {
 		return fmt.Errorf("checkpoint state: %w", err)
 	}
 	b, _ := json.MarshalIndent(info, "", "  ")
@@ -56,14 +58,15 @@ func saveCheckpoint(runDir string, l model.Learner, info checkpointInfo) error {
 	return WriteFileAtomic(filepath.Join(root, "latest"), []byte(name+"\n"))
 }
 
-func hasCheckpoint(runDir string) bool {
+// HasCheckpoint says whether runDir holds a checkpoint.
+func HasCheckpoint(runDir string) bool {
 	_, err := os.Stat(filepath.Join(runDir, "ckpt", "latest"))
 	return err == nil
 }
 
-// latestCheckpoint returns the directory and info of the newest checkpoint.
-func latestCheckpoint(runDir string) (string, checkpointInfo, error) {
-	var info checkpointInfo
+// LatestCheckpoint returns the directory and info of the newest checkpoint.
+func LatestCheckpoint(runDir string) (string, Checkpoint, error) {
+	var info Checkpoint
 	b, err := os.ReadFile(filepath.Join(runDir, "ckpt", "latest"))
 	if err != nil {
 		return "", info, fmt.Errorf("no checkpoint in %s: %w", runDir, err)
@@ -77,30 +80,4 @@ func latestCheckpoint(runDir string) (string, checkpointInfo, error) {
 		return "", info, fmt.Errorf("%s: %w", filepath.Join(dir, infoFile), err)
 	}
 	return dir, info, nil
-}
-
-// RunAdapter returns the adapter of a run's latest checkpoint and the run's student model.
-func RunAdapter(runDir string) (adapter, student string, err error) {
-	dir, _, err := latestCheckpoint(runDir)
-	if err != nil {
-		return "", "", err
-	}
-	cfg, err := RunConfig(runDir)
-	if err != nil {
-		return "", "", err
-	}
-	return filepath.Join(dir, weightsFile), cfg.Student.Model, nil
-}
-
-// RunConfig is the resolved config a run directory was started with.
-func RunConfig(runDir string) (Config, error) {
-	cfg := DefaultConfig()
-	data, err := os.ReadFile(filepath.Join(runDir, "config.toml"))
-	if err != nil {
-		return cfg, err
-	}
-	if err := decodeStrict(string(data), &cfg); err != nil {
-		return cfg, fmt.Errorf("%s: %w", filepath.Join(runDir, "config.toml"), err)
-	}
-	return cfg, nil
 }

@@ -1,4 +1,6 @@
-package trainer
+// Package report draws runs' metrics: the charts of one run's report.md,
+// which it writes, and of atod view's overlays of several runs.
+package report
 
 import (
 	"fmt"
@@ -9,14 +11,15 @@ import (
 	"strings"
 
 	"github.com/atod-dev/atod/trainer/plot"
+	"github.com/atod-dev/atod/trainer/rundir"
 )
 
 // RunMetrics is one run's metrics under a name (the run, or the group it is
 // averaged into).
 type RunMetrics struct {
 	Name  string
-	Train []StepMetrics
-	Eval  []EvalMetrics
+	Train []rundir.StepMetrics
+	Eval  []rundir.EvalMetrics
 }
 
 // Chart is one drawn chart.
@@ -28,18 +31,18 @@ var palette = []string{"#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#
 type metric struct {
 	name, title, ylabel string
 	unit                bool
-	y                   func(StepMetrics) float64
+	y                   func(rundir.StepMetrics) float64
 }
 
 var trainMetrics = []metric{
-	{"train", "rollout success", "success rate", true, func(m StepMetrics) float64 { return m.Success }},
-	{"lambda", "RL share ρ/(κ + ρ) (λ in the convex form)", "ρ/(κ + ρ)", true, func(m StepMetrics) float64 { return m.Lambda }},
-	{"reverse_kl", "reverse KL to the teacher (rollouts)", "mean lp_s − lp_t", false, func(m StepMetrics) float64 { return float64(m.ReverseKL) }},
-	{"loss", "loss", "loss", false, func(m StepMetrics) float64 { return float64(m.Loss) }},
-	{"grad_norm", "gradient norm (before clipping)", "norm", false, func(m StepMetrics) float64 { return float64(m.GradNorm) }},
-	{"tokens_per_s", "sampled tokens per rollout second", "tokens/s", false, func(m StepMetrics) float64 { return m.TokensPerS }},
-	{"step_s", "seconds per step", "s", false, func(m StepMetrics) float64 { return m.RolloutS + m.ScoreS + m.TrainS + m.SyncS }},
-	{"memory", "peak resident memory", "MB", false, func(m StepMetrics) float64 { return m.PeakRSSMB }},
+	{"train", "rollout success", "success rate", true, func(m rundir.StepMetrics) float64 { return m.Success }},
+	{"lambda", "RL share ρ/(κ + ρ) (λ in the convex form)", "ρ/(κ + ρ)", true, func(m rundir.StepMetrics) float64 { return m.Lambda }},
+	{"reverse_kl", "reverse KL to the teacher (rollouts)", "mean lp_s − lp_t", false, func(m rundir.StepMetrics) float64 { return float64(m.ReverseKL) }},
+	{"loss", "loss", "loss", false, func(m rundir.StepMetrics) float64 { return float64(m.Loss) }},
+	{"grad_norm", "gradient norm (before clipping)", "norm", false, func(m rundir.StepMetrics) float64 { return float64(m.GradNorm) }},
+	{"tokens_per_s", "sampled tokens per rollout second", "tokens/s", false, func(m rundir.StepMetrics) float64 { return m.TokensPerS }},
+	{"step_s", "seconds per step", "s", false, func(m rundir.StepMetrics) float64 { return m.RolloutS + m.ScoreS + m.TrainS + m.SyncS }},
+	{"memory", "peak resident memory", "MB", false, func(m rundir.StepMetrics) float64 { return m.PeakRSSMB }},
 }
 
 // Charts draws the charts of runs: held-out success (the teacher as a dashed
@@ -147,9 +150,9 @@ func teacherLine(runs []RunMetrics, xs []float64) (plot.Series, bool) {
 	return plot.Series{X: []float64{xs[0], xs[len(xs)-1]}, Y: []float64{t, t}, Dashed: true}, true
 }
 
-// writeReport renders report.md and its SVG charts from metrics.jsonl.
-func writeReport(runDir string) error {
-	train, eval, err := ReadMetrics(runDir)
+// Write renders a run directory's report.md and its SVG charts from its metrics.jsonl.
+func Write(runDir string) error {
+	train, eval, err := rundir.ReadMetrics(runDir)
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
@@ -158,19 +161,19 @@ func writeReport(runDir string) error {
 	}
 	charts := Charts([]RunMetrics{{Name: "student", Train: train, Eval: eval}})
 	for _, c := range charts {
-		if err := WriteFileAtomic(filepath.Join(runDir, "plots", c.Name+".svg"), []byte(c.SVG)); err != nil {
+		if err := rundir.WriteFileAtomic(filepath.Join(runDir, "plots", c.Name+".svg"), []byte(c.SVG)); err != nil {
 			return err
 		}
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "# ATOD run: %s\n\n", filepath.Base(runDir))
 	fmt.Fprintf(&b, "Config: [config.toml](config.toml). Metrics: [metrics.jsonl](metrics.jsonl). Live: `atod view %s`.\n\n", runDir)
-	var last StepMetrics
+	var last rundir.StepMetrics
 	if len(train) > 0 {
 		last = train[len(train)-1]
 	}
 	fmt.Fprintf(&b, "| | value |\n|---|---|\n| steps | %d |\n", last.Step)
-	var student []EvalMetrics
+	var student []rundir.EvalMetrics
 	teacher, hasTeacher := 0.0, false
 	for _, e := range eval {
 		if e.Model == "teacher" && !hasTeacher {
@@ -192,5 +195,5 @@ func writeReport(runDir string) error {
 	for _, c := range charts {
 		fmt.Fprintf(&b, "![%s](plots/%s.svg)\n\n", c.Title, c.Name)
 	}
-	return WriteFileAtomic(filepath.Join(runDir, "report.md"), []byte(b.String()))
+	return rundir.WriteFileAtomic(filepath.Join(runDir, rundir.ReportFile), []byte(b.String()))
 }
