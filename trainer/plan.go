@@ -90,13 +90,19 @@ func (c *Config) plan(shared bool) (*Plan, error) {
 		kvBytes, kvType = 2, "f16"
 	}
 	kv := func(s model.Shape) int64 { return cells * int64(s.Layers) * 2 * int64(s.KVHeads*s.HeadDim) * kvBytes }
-	// llama.cpp's compute buffer as batches touch it: the logits and
-	// activations of a full batch. It also reserves attention scores over one
-	// KV stream for a full batch, but rollouts' batches touch little of that
-	// (make bench-real, when the cache was one unified stream: the plan was
-	// 11–13 % above the measured peak without it, 35–41 % with it).
-	compute := func(s model.Shape) int64 {
-		return ubatch*int64(s.Vocab)*f32 + ubatch*int64(4*s.Embd+3*s.FF)*f32
+	// llama.cpp's compute buffer as batches touch it: a full batch's activations
+	// and the logits of its outputs, a full batch's where the model scores (the
+	// teacher; the student too for T-DUR's top-k KL), else one row a sequence
+	// (sampling). It also reserves attention scores over one KV stream for a
+	// full batch, but rollouts' batches touch little of that. make bench-real
+	// (2026-12-06, 0.5B student, 128k vocabulary): the plan counting a full
+	// batch of student logits was 18 % above the measured peak.
+	compute := func(s model.Shape, outputs int64) int64 {
+		return outputs*int64(s.Vocab)*f32 + ubatch*int64(4*s.Embd+3*s.FF)*f32
+	}
+	studentOut, studentWhy := min(nseq, ubatch), "llama.cpp's: a full batch's activations, a logits row a sequence"
+	if c.ScoreTopK().KL > 0 {
+		studentOut, studentWhy = ubatch, "llama.cpp's, as a full batch touches it (T-DUR's top-k KL scores the student)"
 	}
 	// The learner's micro-batch: at most optim.micro_tokens, or one sequence of rollout.context.
 	learner := model.EstimateLearnerMemory(st, c.LoRA, c.Optim, max(c.Optim.MicroTokens, c.Rollout.Context), c.Rollout.Context)
@@ -118,8 +124,8 @@ func (c *Config) plan(shared bool) (*Plan, error) {
 		{"learner's base", base, baseWhy},
 		{"student KV cache", kv(st), fmt.Sprintf("%d sequences × %d tokens, %s", nseq, c.Rollout.Context, kvType)},
 		{"teacher KV cache", kv(tt), teacherKV},
-		{"student compute buffer", compute(st), "llama.cpp's, as a full batch touches it"},
-		{"teacher compute buffer", compute(tt), teacherCompute},
+		{"student compute buffer", compute(st, studentOut), studentWhy},
+		{"teacher compute buffer", compute(tt, ubatch), teacherCompute},
 		{"training working set", learner.WorkingSet(), why},
 		{"trainable weights", learner.Trainable, "with AdamW state"},
 		{"runtime", 300 << 20, "Go, llama.cpp and ggml, rollouts"},

@@ -52,6 +52,14 @@ func TestMemoryPlan(t *testing.T) {
 		t.Errorf("f16 KV cache of 1,000-token contexts: %d bytes, want that of 1,024 tokens, %d", h.Items[3].Bytes, items["student KV cache"]/2)
 	}
 	c.Rollout.Context, c.Backend.KVF16 = 1024, false
+	// A student that only samples touches a logits row a sequence (8), one that T-DUR's top-k KL
+	// scores a full batch's (512), as the teacher does.
+	c.TDUR.Form, c.TDUR.Disagreement = "zscore", "topk_kl"
+	scored, _ := c.MemoryPlan()
+	if d := scored.Items[5].Bytes - items["student compute buffer"]; d != int64(512-8)*int64(o.VocabSize)*4 || items["teacher compute buffer"] <= items["student compute buffer"] {
+		t.Errorf("student compute buffer %d bytes sampling, %d scored; teacher's %d", items["student compute buffer"], scored.Items[5].Bytes, items["teacher compute buffer"])
+	}
+	c.TDUR = DefaultConfig().TDUR
 	var sum int64
 	for _, it := range p.Items {
 		sum += it.Bytes

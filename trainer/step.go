@@ -114,42 +114,37 @@ func trainStep(cfg *Config, env envs.Env, models *Models, step int, weightsPath 
 // learner's log-probs given per sequence in micro-batch order (idx); NaN when
 // the learner returned none.
 func mismatch(lpL [][]float32, idx [][]int, b batch) float64 {
-	var sum float64
-	n, k := 0, 0
-	for _, mb := range idx {
-		for _, i := range mb {
-			if k >= len(lpL) {
-				return math.NaN()
-			}
-			for p, in := range b.seqs[i].Mask {
-				if in {
-					sum += math.Abs(float64(lpL[k][p]) - float64(b.lpS[i][p]))
-					n++
-				}
-			}
-			k++
+	return meanInOrder(lpL, idx, func(i, p int, v float32) (float64, bool) {
+		if p >= len(b.seqs[i].Mask) || !b.seqs[i].Mask[p] {
+			return 0, false
 		}
-	}
-	if n == 0 {
-		return math.NaN()
-	}
-	return sum / float64(n)
+		return math.Abs(float64(v) - float64(b.lpS[i][p])), true
+	})
 }
 
 // distillKL is the mean top-k KL over the action tokens with a teacher list,
 // the learner's KLs given per sequence in micro-batch order (idx); NaN when
 // there are none.
 func distillKL(kl [][]float32, idx [][]int, b batch) float64 {
+	return meanInOrder(kl, idx, func(i, p int, v float32) (float64, bool) {
+		return float64(v), len(b.seqs[i].TopK) > p && len(b.seqs[i].TopK[p]) > 0
+	})
+}
+
+// meanInOrder is the mean of f over the positions f keeps, of per-sequence
+// values the learner returned in micro-batch order (idx: sequence i of the
+// batch is the k-th returned); NaN when it returned too few or none is kept.
+func meanInOrder(vals [][]float32, idx [][]int, f func(i, p int, v float32) (float64, bool)) float64 {
 	var sum float64
 	n, k := 0, 0
 	for _, mb := range idx {
 		for _, i := range mb {
-			if k >= len(kl) {
+			if k >= len(vals) {
 				return math.NaN()
 			}
-			for p, l := range b.seqs[i].TopK {
-				if len(l) > 0 {
-					sum += float64(kl[k][p])
+			for p, v := range vals[k] {
+				if x, ok := f(i, p, v); ok {
+					sum += x
 					n++
 				}
 			}
