@@ -7,13 +7,19 @@
 # on household, where penalty-only groups dominate, the first two. The runs go
 # through scripts/compare.sh (variants defined there); the table it writes
 # replaces the section between the levers markers of docs/results.md.
-# Usage: scripts/levers.sh     Env: RUNS (default runs/levers), SEEDS (default "1 2 3"),
+# Usage: scripts/levers.sh     Env: LEVER_ENVS, RUNS (default runs/levers), SEEDS (default "1 2 3"),
 #        EVAL_TASKS (default 64), JOBS, THREADS (as compare.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export RUNS=${RUNS:-runs/levers} SEEDS=${SEEDS:-1 2 3} EVAL_TASKS=${EVAL_TASKS:-64}
-VARIANTS="atod atod-nostd atod-drgrpo-filter atod-tis atod-topk" scripts/compare.sh searchqa
-VARIANTS="atod atod-nostd atod-drgrpo-filter" scripts/compare.sh household # its table covers both envs
+# LEVER_ENVS (default "searchqa household") runs part of it; the table covers every env run so far.
+for env in ${LEVER_ENVS:-searchqa household}; do
+	case $env in
+	searchqa) VARIANTS="atod atod-nostd atod-drgrpo-filter atod-tis atod-topk" scripts/compare.sh searchqa ;;
+	household) VARIANTS="atod atod-nostd atod-drgrpo-filter" scripts/compare.sh household ;;
+	*) echo "levers: no variants for env $env" >&2; exit 1 ;;
+	esac
+done
 
 begin='<!-- levers: scripts/levers.sh writes this section -->'
 end='<!-- /levers -->'

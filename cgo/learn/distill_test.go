@@ -157,22 +157,7 @@ func TestDistillRecomputeMatchesWholeGraph(t *testing.T) {
 			randomizeB(t, whole, 3, 0.2)
 			randomizeB(t, layered, 3, 0.2)
 			micro := distillBatch(whole.VocabSize(), true)
-			lw, gw, err := whole.Gradients(micro)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ll, gl, err := layered.Gradients(micro)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if d := math.Abs(float64(lw-ll)) / math.Abs(float64(lw)); d > 1e-5 {
-				t.Errorf("loss %v whole, %v layered (relative %.2g)", lw, ll, d)
-			}
-			worst, name := relDiff(gl, gw)
-			t.Logf("%d tensors: worst relative gradient difference %.2g (%s)", len(gw), worst, name)
-			if worst > 1e-5 {
-				t.Errorf("gradient of %s differs by %.2g (relative)", name, worst)
-			}
+			sameGradients(t, whole, layered, micro)
 			sw, sl := stepKL(t, whole, micro), stepKL(t, layered, micro)
 			if d := maxDiff(flatten(micro), sw, sl); d > 1e-5 {
 				t.Errorf("KLs differ by %.2g", d)

@@ -145,3 +145,24 @@ func relDiff(a, b map[string][]float32) (float64, string) {
 	}
 	return worst, worstName
 }
+
+// sameGradients checks that two learners give micro the same loss and gradients (relative 1e-5).
+func sameGradients(t *testing.T, whole, layered *learn.Learner, micro [][]model.TrainSeq) {
+	t.Helper()
+	lw, gw, err := whole.Gradients(micro)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ll, gl, err := layered.Gradients(micro)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := math.Abs(float64(lw-ll)) / math.Abs(float64(lw)); d > 1e-5 {
+		t.Errorf("loss %v whole, %v layered (relative %.2g)", lw, ll, d)
+	}
+	worst, name := relDiff(gl, gw)
+	t.Logf("%d tensors: worst relative gradient difference %.2g (%s)", len(gw), worst, name)
+	if worst > 1e-5 {
+		t.Errorf("gradient of %s differs by %.2g (relative)", name, worst)
+	}
+}

@@ -1,7 +1,6 @@
 package learn_test
 
 import (
-	"math"
 	"path/filepath"
 	"testing"
 
@@ -68,22 +67,7 @@ func TestRecomputeMatchesWholeGraph(t *testing.T) {
 			}
 			micro := gradBatch(whole.VocabSize()) // several micro-batches
 			seqs := flatten(micro)
-			lw, gw, err := whole.Gradients(micro)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ll, gl, err := layered.Gradients(micro)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if d := math.Abs(float64(lw-ll)) / math.Abs(float64(lw)); d > 1e-5 {
-				t.Errorf("loss %v whole, %v layered (relative %.2g)", lw, ll, d)
-			}
-			worst, worstName := relDiff(gl, gw)
-			t.Logf("%d tensors: worst relative gradient difference %.2g (%s)", len(gw), worst, worstName)
-			if worst > 1e-5 {
-				t.Errorf("gradient of %s differs by %.2g (relative)", worstName, worst)
-			}
+			sameGradients(t, whole, layered, micro)
 			a, b := trainerLogProbs(t, whole, seqs), trainerLogProbs(t, layered, seqs)
 			if d := maxDiff(seqs, a, b); d > 1e-6 {
 				t.Errorf("log-probs differ by %.2g", d)
