@@ -202,13 +202,17 @@ func (g *groupStats) finish(adv []float64) {
 // by length so that sequences of very different lengths do not pad each other;
 // a sequence longer than the budget is a micro-batch of its own.
 func MicroBatches(seqs []model.TrainSeq, budget int) [][]model.TrainSeq {
-	var out [][]model.TrainSeq
-	for _, idx := range microIndex(seqs, budget) {
-		mb := make([]model.TrainSeq, len(idx))
-		for j, i := range idx {
-			mb[j] = seqs[i]
+	return gather(seqs, microIndex(seqs, budget))
+}
+
+// gather is the micro-batches that idx (microIndex) lists, as sequences.
+func gather(seqs []model.TrainSeq, idx [][]int) [][]model.TrainSeq {
+	out := make([][]model.TrainSeq, len(idx))
+	for m, mb := range idx {
+		out[m] = make([]model.TrainSeq, len(mb))
+		for j, i := range mb {
+			out[m][j] = seqs[i]
 		}
-		out = append(out, mb)
 	}
 	return out
 }

@@ -73,7 +73,7 @@ func trainStep(cfg *Config, env envs.Env, models *Models, step int, weightsPath 
 		m.Skipped = true // nothing sound to learn from; the adapter stays as it is
 	} else {
 		idx := microIndex(b.seqs, cfg.Optim.MicroTokens)
-		micro := MicroBatches(b.seqs, cfg.Optim.MicroTokens)
+		micro := gather(b.seqs, idx)
 		if cfg.Loss.TISCap > 0 {
 			prog.phase(step, "learner log-probs (tis_cap)", 0, len(micro))
 			if err := truncateIS(models.Learner, micro, idx, b.lpS, cfg.Loss.TISCap); err != nil {
