@@ -93,7 +93,7 @@ func runEval(c *cli.Context) error {
 		return err
 	}
 	b, _ := json.Marshal(map[string]any{"model": model, "adapter": adapter, "env": cfg.Env.Name, "split": cfg.Eval.Split,
-		"tasks": r.Tasks, "success": r.Success, "mean_return": r.MeanReturn, "episode_len": r.EpisodeLen,
+		"temperature": cfg.Eval.Temperature, "tasks": r.Tasks, "success": r.Success, "mean_return": r.MeanReturn, "episode_len": r.EpisodeLen,
 		"invalid_rate": r.InvalidRate, "seconds": r.Seconds})
 	fmt.Println(string(b))
 	if p := c.String("transcripts"); p != "" {

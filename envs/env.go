@@ -64,6 +64,13 @@ type Env interface {
 	Oracle(t Task) (Oracle, error)
 }
 
+// Typer is an Env whose tasks fall into types (a household's task type, a
+// question's relation), so that results can be broken down by them.
+type Typer interface {
+	// TaskType names t's type: a short, stable name shared by many tasks.
+	TaskType(t Task) (string, error)
+}
+
 // Episode is one play-through of a task. Not safe for concurrent use.
 type Episode interface {
 	Reset() (Observation, error)

@@ -100,8 +100,11 @@ type EvalConfig struct {
 	Tasks       int     `toml:"tasks"`
 	Split       string  `toml:"split"`
 	Temperature float64 `toml:"temperature"`
-	Teacher     bool    `toml:"teacher"`
-	Seed        int64   `toml:"seed"` // draws the held-out tasks; 0 = the run's seed
+	// SampledTemperature > 0 plays every evaluation a second time, sampled at it
+	// (the paper's validation temperature, 0.4); 0 = off.
+	SampledTemperature float64 `toml:"sampled_temperature"`
+	Teacher            bool    `toml:"teacher"`
+	Seed               int64   `toml:"seed"` // draws the held-out tasks; 0 = the run's seed
 }
 
 // RecordConfig is what the run directory keeps of its episodes, for atod view.
@@ -450,6 +453,10 @@ func (c *Config) validate(sections ...string) error {
 		{"eval", c.Eval.Every < 0 || c.Eval.Tasks < 0, "eval.every and eval.tasks: want ≥ 0"},
 		{"eval", c.Eval.Tasks > 0 && c.Eval.Split == "", "eval.split is empty"},
 		{"eval", !(c.Eval.Temperature >= 0), fmt.Sprintf("eval.temperature = %v: want ≥ 0", c.Eval.Temperature)},
+		{"eval", !(c.Eval.SampledTemperature >= 0) || math.IsInf(c.Eval.SampledTemperature, 0), fmt.Sprintf("eval.sampled_temperature = %v: want ≥ 0 (0 = off)", c.Eval.SampledTemperature)},
+		// A run only: atod eval plays eval.temperature alone, whatever this says.
+		{"run", c.Eval.SampledTemperature > 0 && c.Eval.SampledTemperature == c.Eval.Temperature,
+			fmt.Sprintf("eval.sampled_temperature = eval.temperature = %v: the second evaluation would repeat the first; set it to 0 (off) or another temperature", c.Eval.Temperature)},
 		{"checkpoint", c.Checkpoint.Every < 0, fmt.Sprintf("checkpoint.every = %d: want ≥ 0", c.Checkpoint.Every)},
 		{"run", c.Record.Episodes < 0, fmt.Sprintf("record.episodes = %d: want ≥ 0", c.Record.Episodes)},
 		{"", c.Backend.Threads < 0, fmt.Sprintf("backend.threads = %d: want ≥ 0", c.Backend.Threads)},

@@ -92,6 +92,8 @@ func TestBadConfigsFailFastNamingTheKey(t *testing.T) {
 		{"", []string{"loss.aggregation=mean"}, "loss.aggregation"},
 		{"", []string{"schedule.kappa_min=-1"}, "schedule.kappa_min"},
 		{"", []string{"backend.device=tpu"}, "backend.device"},
+		{"", []string{"eval.sampled_temperature=-0.4"}, "eval.sampled_temperature = -0.4: want ≥ 0"},
+		{"", []string{"eval.sampled_temperature=0.4", "eval.temperature=0.4"}, "eval.sampled_temperature = eval.temperature = 0.4"},
 	}
 	for _, c := range cases {
 		p := writeConfig(t, c.body)

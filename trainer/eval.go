@@ -10,22 +10,42 @@ import (
 
 // Evaluator plays one fixed set of held-out tasks, the same draws every time.
 type Evaluator struct {
-	Env     envs.Env
-	Tasks   []envs.Task
-	Spec    rollout.Spec
-	Penalty float64
+	Env         envs.Env
+	Tasks       []envs.Task
+	Types       []string // each task's type, where the env has them (envs.Typer)
+	Spec        rollout.Spec
+	Temperature float64 // Spec's, as configured (Spec keeps a float32)
+	Penalty     float64
 }
 
 // Evaluator draws n tasks of split with seed, to be played at temperature.
 func (c *Config) Evaluator(env envs.Env, split string, n int, seed int64, temperature float64) (*Evaluator, error) {
-	e := &Evaluator{Env: env, Spec: c.EvalSpec(temperature), Penalty: c.Rollout.InvalidPenalty}
+	e := &Evaluator{Env: env, Spec: c.EvalSpec(temperature), Temperature: temperature, Penalty: c.Rollout.InvalidPenalty}
 	if n > 0 {
 		var err error
 		if e.Tasks, err = env.Tasks(split, n, seed); err != nil {
 			return nil, fmt.Errorf("eval tasks: %w", err)
 		}
 	}
+	if ty, ok := env.(envs.Typer); ok {
+		for _, t := range e.Tasks {
+			name, err := ty.TaskType(t)
+			if err != nil {
+				return nil, fmt.Errorf("eval task %s: type: %w", t.ID, err)
+			}
+			e.Types = append(e.Types, name)
+		}
+	}
 	return e, nil
+}
+
+// At is e at another temperature: the same tasks, and sampling seeds that
+// depend on the task's position alone (EvalSpec), so its evaluations pair
+// with each other task by task at every step.
+func (e *Evaluator) At(c *Config, temperature float64) *Evaluator {
+	at := *e
+	at.Spec, at.Temperature = c.EvalSpec(temperature), temperature
+	return &at
 }
 
 // Play evaluates lm on the tasks.

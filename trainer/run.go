@@ -17,6 +17,7 @@ import (
 	"github.com/atod-dev/atod/envs"
 	"github.com/atod-dev/atod/model"
 	"github.com/atod-dev/atod/trainer/report"
+	"github.com/atod-dev/atod/trainer/rollout"
 	"github.com/atod-dev/atod/trainer/rundir"
 	"github.com/atod-dev/atod/trainer/scoring"
 )
@@ -88,6 +89,9 @@ func Run(cfg *Config, o RunOptions) (*Summary, error) {
 	s := &session{cfg: cfg, models: models, ev: ev, prog: newProgress(o.Log, start, cfg.Steps),
 		sum:     &Summary{RunDir: cfg.OutDir, Report: filepath.Join(cfg.OutDir, rundir.ReportFile), FinalSuccess: -1},
 		skipped: from.SkippedTotal, checkpointed: start}
+	if t := cfg.Eval.SampledTemperature; t > 0 {
+		s.sampled = ev.At(cfg, t)
+	}
 	if start == 0 && len(ev.Tasks) > 0 {
 		if cfg.Eval.Teacher {
 			if err := s.evaluate(0, "teacher", models.Teacher); err != nil {
@@ -216,7 +220,8 @@ func prepareDir(cfg *Config, resume bool) (rundir.Checkpoint, string, error) {
 type session struct {
 	cfg          *Config
 	models       *Models
-	ev           *Evaluator
+	ev           *Evaluator // the held-out tasks at eval.temperature
+	sampled      *Evaluator // the same tasks at eval.sampled_temperature; nil when off
 	prog         *progress
 	sum          *Summary
 	skipped      int // updates skipped so far (non-finite loss or gradient)
@@ -225,29 +230,49 @@ type session struct {
 
 func (s *session) metricsPath() string { return filepath.Join(s.cfg.OutDir, rundir.MetricsFile) }
 
-// evaluate plays the held-out tasks with lm and appends the result to metrics.jsonl.
+// evaluate plays the held-out tasks with lm, at eval.temperature and, when
+// set, at eval.sampled_temperature, and appends each result to metrics.jsonl.
 func (s *session) evaluate(step int, who string, lm model.LM) error {
-	cfg := s.cfg
-	r, err := s.ev.Play(lm)
+	r, err := s.play(s.ev, step, who, lm, rundir.EpisodePath(s.cfg.OutDir, "eval", step, who))
 	if err != nil {
-		return fmt.Errorf("eval %s at step %d: %w", who, step, err)
-	}
-	if cfg.Record.Eval {
-		recs := records(step, "eval", who, r.Played, cfg.Rollout.InvalidPenalty, piece(lm), nil, nil)
-		if err := rundir.WriteEpisodes(rundir.EpisodePath(s.cfg.OutDir, "eval", step, who), recs); err != nil {
-			return fmt.Errorf("record eval episodes: %w", err)
-		}
+		return err
 	}
 	if who == "student" {
 		s.sum.FinalSuccess = r.Success
+	}
+	if s.sampled == nil {
+		return nil
+	}
+	_, err = s.play(s.sampled, step, who, lm, rundir.SampledEvalPath(s.cfg.OutDir, step, who, s.sampled.Temperature))
+	return err
+}
+
+// play is one evaluation: ev's tasks played by lm, its episodes recorded to
+// path (record.eval), its line appended to metrics.jsonl.
+func (s *session) play(ev *Evaluator, step int, who string, lm model.LM, path string) (rollout.EvalResult, error) {
+	cfg := s.cfg
+	r, err := ev.Play(lm)
+	if err != nil {
+		return r, fmt.Errorf("eval %s at step %d, temperature %g: %w", who, step, ev.Temperature, err)
+	}
+	if cfg.Record.Eval {
+		recs := records(step, "eval", who, r.Played, cfg.Rollout.InvalidPenalty, piece(lm), nil, nil)
+		if err := rundir.WriteEpisodes(path, recs); err != nil {
+			return r, fmt.Errorf("record eval episodes: %w", err)
+		}
 	}
 	failed := ""
 	if r.Failed > 0 {
 		failed = fmt.Sprintf(", %d failed by the env and left out", r.Failed)
 	}
-	s.prog.log("eval step %d %s: success %.3f return %.3f (%d tasks%s, %.1fs)", step, who, r.Success, r.MeanReturn, r.Tasks, failed, r.Seconds)
-	return rundir.AppendJSONL(s.metricsPath(), rundir.EvalMetrics{Kind: "eval", Step: step, Model: who, Split: cfg.Eval.Split, Tasks: r.Tasks,
-		Success: r.Success, MeanReturn: r.MeanReturn, EpisodeLen: r.EpisodeLen, InvalidRate: r.InvalidRate, Failed: r.Failed, Won: wonString(r.Played), Seconds: r.Seconds})
+	label := who
+	if ev.Temperature > 0 {
+		label += fmt.Sprintf(" at temperature %g", ev.Temperature)
+	}
+	s.prog.log("eval step %d %s: success %.3f return %.3f (%d tasks%s, %.1fs)", step, label, r.Success, r.MeanReturn, r.Tasks, failed, r.Seconds)
+	return r, rundir.AppendJSONL(s.metricsPath(), rundir.EvalMetrics{Kind: "eval", Step: step, Model: who, Split: cfg.Eval.Split, Temperature: ev.Temperature,
+		Tasks: r.Tasks, Success: r.Success, MeanReturn: r.MeanReturn, EpisodeLen: r.EpisodeLen, InvalidRate: r.InvalidRate, Failed: r.Failed,
+		Won: wonString(r.Played), Types: ev.Types, Seconds: r.Seconds})
 }
 
 // checkpoint saves step's learner state and weights, and rewrites the report.

@@ -45,8 +45,8 @@ var trainMetrics = []metric{
 	{"memory", "peak resident memory", "MB", false, func(m rundir.StepMetrics) float64 { return m.PeakRSSMB }},
 }
 
-// Charts draws the charts of runs: held-out success (the teacher as a dashed
-// line, evaluations marked) and one chart per training figure. Runs that share
+// Charts draws the charts of runs: held-out success at eval.temperature (the
+// teacher as a dashed line, evaluations marked) and one chart per training figure. Runs that share
 // a Name are one line, their mean, with a band from their min to max.
 func Charts(runs []RunMetrics) []Chart {
 	var names []string
@@ -62,7 +62,7 @@ func Charts(runs []RunMetrics) []Chart {
 	for i, n := range names {
 		s := group(n, color(i), byName[n], func(r RunMetrics) map[float64]float64 {
 			pts := map[float64]float64{}
-			for _, e := range r.Eval {
+			for _, e := range rundir.MainEvals(r.Eval) {
 				if e.Model == "student" {
 					pts[float64(e.Step)] = e.Success
 				}
@@ -136,7 +136,7 @@ func group(name, color string, runs []RunMetrics, points func(RunMetrics) map[fl
 func teacherLine(runs []RunMetrics, xs []float64) (plot.Series, bool) {
 	sum, n := 0.0, 0
 	for _, r := range runs {
-		for _, e := range r.Eval {
+		for _, e := range rundir.MainEvals(r.Eval) {
 			if e.Model == "teacher" {
 				sum, n = sum+e.Success, n+1
 				break
@@ -175,7 +175,7 @@ func Write(runDir string) error {
 	fmt.Fprintf(&b, "| | value |\n|---|---|\n| steps | %d |\n", last.Step)
 	var student []rundir.EvalMetrics
 	teacher, hasTeacher := 0.0, false
-	for _, e := range eval {
+	for _, e := range rundir.MainEvals(eval) {
 		if e.Model == "teacher" && !hasTeacher {
 			teacher, hasTeacher = e.Success, true
 		} else if e.Model == "student" {

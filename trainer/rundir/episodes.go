@@ -53,9 +53,10 @@ func (f Figure) MarshalJSON() ([]byte, error) {
 	return finiteOrNull(float64(f), func(x float64) ([]byte, error) { return strconv.AppendFloat(nil, x, 'g', 4, 32), nil })
 }
 
-// Episode files: episodes/train-STEP.jsonl.gz and episodes/eval-STEP-MODEL.jsonl.gz,
+// Episode files: episodes/train-STEP.jsonl.gz, episodes/eval-STEP-MODEL.jsonl.gz
+// and, for eval.sampled_temperature's evaluations, eval-STEP-MODEL-tTEMP.jsonl.gz;
 // one gzip'd JSON line per episode, each file written whole and atomically.
-var episodeFile = regexp.MustCompile(`^(train|eval)-(\d{6})(-(student|teacher))?\.jsonl\.gz$`)
+var episodeFile = regexp.MustCompile(`^(train|eval)-(\d{6})(-(student|teacher)(-t[0-9.]+)?)?\.jsonl\.gz$`)
 
 // EpisodePath is the file of a step's episodes of kind "train" or "eval" (played by who).
 func EpisodePath(runDir, kind string, step int, who string) string {
@@ -64,6 +65,12 @@ func EpisodePath(runDir, kind string, step int, who string) string {
 		name = fmt.Sprintf("eval-%06d-%s.jsonl.gz", step, who)
 	}
 	return filepath.Join(runDir, "episodes", name)
+}
+
+// SampledEvalPath is the file of a step's evaluation episodes played by who at
+// eval.sampled_temperature, beside EpisodePath's at eval.temperature.
+func SampledEvalPath(runDir string, step int, who string, temperature float64) string {
+	return filepath.Join(runDir, "episodes", fmt.Sprintf("eval-%06d-%s-t%s.jsonl.gz", step, who, strconv.FormatFloat(temperature, 'f', -1, 64)))
 }
 
 // WriteEpisodes writes recs to path, whole and atomically (nothing where recs is empty).

@@ -79,18 +79,32 @@ func finiteOrNull(x float64, enc func(float64) ([]byte, error)) ([]byte, error) 
 
 // EvalMetrics is one evaluation line of metrics.jsonl.
 type EvalMetrics struct {
-	Kind        string  `json:"kind"` // "eval"
-	Step        int     `json:"step"`
-	Model       string  `json:"model"` // "student" | "teacher"
-	Split       string  `json:"split"`
-	Tasks       int     `json:"tasks"`
-	Success     float64 `json:"success"`
-	MeanReturn  float64 `json:"mean_return"`
-	EpisodeLen  float64 `json:"episode_len"`
-	InvalidRate float64 `json:"invalid_rate"`
-	Failed      int     `json:"failed"` // episodes the env failed, left out of the figures
-	Won         string  `json:"won"`    // per task in draw order: 1 won, 0 lost, - failed by the env
-	Seconds     float64 `json:"seconds"`
+	Kind        string   `json:"kind"` // "eval"
+	Step        int      `json:"step"`
+	Model       string   `json:"model"` // "student" | "teacher"
+	Split       string   `json:"split"`
+	Temperature float64  `json:"temperature"` // 0: greedy (absent in runs from before it: greedy too)
+	Tasks       int      `json:"tasks"`
+	Success     float64  `json:"success"`
+	MeanReturn  float64  `json:"mean_return"`
+	EpisodeLen  float64  `json:"episode_len"`
+	InvalidRate float64  `json:"invalid_rate"`
+	Failed      int      `json:"failed"`          // episodes the env failed, left out of the figures
+	Won         string   `json:"won"`             // per task in draw order: 1 won, 0 lost, - failed by the env
+	Types       []string `json:"types,omitempty"` // per task in draw order, as Won: its type, where the env has them
+	Seconds     float64  `json:"seconds"`
+}
+
+// MainEvals is the evaluations at the run's own temperature (eval.temperature,
+// its first evaluation's), without those that eval.sampled_temperature adds.
+func MainEvals(evals []EvalMetrics) []EvalMetrics {
+	var out []EvalMetrics
+	for _, e := range evals {
+		if e.Temperature == evals[0].Temperature {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // AppendJSONL appends one JSON line and syncs, so a kill loses at most the line being written.
