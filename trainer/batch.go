@@ -165,14 +165,21 @@ func distillList(l []model.TokenLogProb) ([]model.TokenLogProb, bool) {
 type groupStats struct {
 	n, noSignal, penaltyOnly int
 	filtered                 int     // left out of the RL term (grpo.filter_groups)
+	withWin                  int     // groups with a won episode
+	winEps                   []int   // their episodes
 	retStd                   float64 // mean over groups of the population std of R
 	advAbs                   float64 // mean |a_rl| over episodes
+	absFromWins              float64 // share of Σ|a_rl| from the episodes of groups with a win (0 when Σ = 0)
 }
 
 // add counts one group and says whether its episodes all scored the same
 // (no reward signal: equal returns, or returns that differ by the penalty alone).
 func (g *groupStats) add(eps []*rollout.Episode, idx []int, returns []float64) (flat bool) {
 	g.n++
+	if slices.ContainsFunc(idx, func(i int) bool { return eps[i].Won }) {
+		g.withWin++
+		g.winEps = append(g.winEps, idx...)
+	}
 	_, std := atod.MeanStd(returns)
 	g.retStd += std
 	if slices.Min(returns) == slices.Max(returns) {
@@ -192,8 +199,16 @@ func (g *groupStats) finish(adv []float64) {
 	if g.n > 0 {
 		g.retStd /= float64(g.n)
 	}
+	var sum, fromWins float64
 	for _, a := range adv {
 		g.advAbs += math.Abs(a) / float64(len(adv))
+		sum += math.Abs(a)
+	}
+	for _, i := range g.winEps {
+		fromWins += math.Abs(adv[i])
+	}
+	if sum > 0 {
+		g.absFromWins = fromWins / sum
 	}
 }
 

@@ -102,7 +102,7 @@ type EvalConfig struct {
 	Temperature float64 `toml:"temperature"`
 	// SampledTemperature > 0 plays every evaluation a second time, sampled at it
 	// (the paper's validation temperature, 0.4); 0 = off.
-	SampledTemperature float64 `toml:"sampled_temperature"`
+	SampledTemperature float64 `toml:"sampled_temperature,omitzero"`
 	Teacher            bool    `toml:"teacher"`
 	Seed               int64   `toml:"seed"` // draws the held-out tasks; 0 = the run's seed
 }

@@ -180,7 +180,7 @@ func TestResumeKeysAndHash(t *testing.T) {
 		set     string
 		resumes bool
 	}{
-		{"steps=99", true}, {"out_dir=elsewhere", true}, {"eval.tasks=3", true}, {"checkpoint.every=1", true},
+		{"steps=99", true}, {"out_dir=elsewhere", true}, {"eval.tasks=3", true}, {"eval.sampled_temperature=0.4", true}, {"checkpoint.every=1", true},
 		{"record.episodes=9", true}, {"backend.threads=3", true}, {"optim.recompute=false", true}, {"optim.keep_mlp_mb=7", true},
 		{"optim.lr=0.5", false}, {"optim.micro_tokens=64", false}, {"lora.rank=3", false}, {"seed=2", false},
 		{"distill.topk=4", false}, {"distill.weight=3", true}, // the term off, its weight means nothing

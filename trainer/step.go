@@ -66,9 +66,11 @@ func trainStep(cfg *Config, env envs.Env, models *Models, step int, weightsPath 
 	if g := b.groups; g.n > 0 {
 		m.NoSignal, m.PenaltyOnly = float64(g.noSignal)/float64(g.n), float64(g.penaltyOnly)/float64(g.n)
 		m.ReturnStd, m.AdvRLAbs, m.Filtered = g.retStd, g.advAbs, float64(g.filtered)/float64(g.n)
+		m.GroupsWithWin, m.RLAbsFromWins = float64(g.withWin)/float64(g.n), g.absFromWins
 	}
 	wm, wlo, whi, wsd := weightStats(eps, b.turnW)
 	m.WMean, m.WMin, m.WMax, m.WStd = rundir.Float(wm), rundir.Float(wlo), rundir.Float(whi), rundir.Float(wsd)
+	m.WByTurn = weightsByTurn(eps, b.turnW)
 	if b.nonFinite > 0 || len(b.seqs) == 0 {
 		m.Skipped = true // nothing sound to learn from; the adapter stays as it is
 	} else {

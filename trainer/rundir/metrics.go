@@ -36,7 +36,8 @@ type StepMetrics struct {
 	WMin          Float   `json:"tdur_w_min"`
 	WMax          Float   `json:"tdur_w_max"`
 	WStd          Float   `json:"tdur_w_std"`
-	Loss          Float   `json:"loss"` // null when the step was skipped for NaN/Inf
+	WByTurn       []Float `json:"tdur_w_by_turn"` // k-th entry: mean w_k over the episodes whose turn k has action tokens
+	Loss          Float   `json:"loss"`           // null when the step was skipped for NaN/Inf
 	GradNorm      Float   `json:"grad_norm"`
 	LR            float64 `json:"lr"`
 	Tokens        int     `json:"tokens"`     // action tokens trained on
@@ -54,6 +55,8 @@ type StepMetrics struct {
 	DistillKL     Float   `json:"distill_kl"`          // mean top-k KL(teacher ‖ learner) over action tokens (null: off)
 	ReturnStd     float64 `json:"return_std"`          // mean within-group std of R
 	AdvRLAbs      float64 `json:"adv_rl_abs"`          // mean |a_rl| over episodes
+	GroupsWithWin float64 `json:"groups_with_win"`     // share of groups with a won episode
+	RLAbsFromWins float64 `json:"rl_abs_from_wins"`    // share of Σ|a_rl| over episodes from groups with a won episode (0 when Σ = 0)
 	TokensPerS    float64 `json:"tokens_per_s"`
 	RolloutS      float64 `json:"rollout_s"`
 	ScoreS        float64 `json:"score_s"`
