@@ -2,9 +2,12 @@ package trainer
 
 import (
 	"io"
+	"path/filepath"
 	"reflect"
 	"testing"
 
+	"github.com/atod-dev/atod/envs"
+	"github.com/atod-dev/atod/envs/envtest"
 	"github.com/atod-dev/atod/trainer/fake"
 	"github.com/atod-dev/atod/trainer/rundir"
 )
@@ -66,5 +69,41 @@ func TestSampledEvaluation(t *testing.T) {
 	}
 	if !differs {
 		t.Error("every sampled evaluation played as the greedy one: was it sampled?")
+	}
+}
+
+// With an env that types its tasks, every eval line lists the types in the
+// order of its won string: the i-th of each is the i-th task drawn.
+func TestEvalTypesAlignWithWon(t *testing.T) {
+	cfg := fakeConfig(t, "steps=1", "eval.every=0", "eval.tasks=12", "eval.teacher=false", "rollout.max_turns=2")
+	env := envtest.New(t, "household", nil)
+	if _, err := Run(cfg, RunOptions{Open: (&fakeOpener{lr: 1}).open, Env: env, Log: io.Discard}); err != nil {
+		t.Fatal(err)
+	}
+	tasks, err := env.Tasks(cfg.Eval.Split, cfg.Eval.Tasks, cfg.EvalSeed())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, task := range tasks {
+		ty, err := env.(envs.Typer).TaskType(task)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, ty)
+	}
+	for _, e := range readEval(t, cfg.OutDir, "student") {
+		recs, err := rundir.ReadEpisodes(cfg.OutDir, filepath.Base(rundir.EpisodePath(cfg.OutDir, "eval", e.Step, "student")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(e.Types, want) || len(recs) != len(want) {
+			t.Fatalf("step %d: types %v, want %v (%d episodes)", e.Step, e.Types, want, len(recs))
+		}
+		for i, r := range recs {
+			if r.Task != tasks[i].ID || e.Won[i] != map[bool]byte{true: '1', false: '0'}[r.Won] {
+				t.Errorf("step %d, task %d: episode of %s (won %v), won string %q", e.Step, i, r.Task, r.Won, e.Won)
+			}
+		}
 	}
 }

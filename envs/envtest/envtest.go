@@ -118,6 +118,33 @@ func Deterministic(t *testing.T, env envs.Env, split string) {
 	}
 }
 
+// TaskTypes draws n tasks of split from an env made by New(name, opts) and
+// returns them with their types (envs.Typer), after checking that a second
+// env made alike gives every task the same type and that no type is empty.
+func TaskTypes(t *testing.T, name string, opts map[string]any, split string, n int) ([]envs.Task, []string) {
+	t.Helper()
+	var types [2][]string
+	var tasks []envs.Task
+	for i := range types {
+		env := New(t, name, opts)
+		var err error
+		if tasks, err = env.Tasks(split, n, 42); err != nil {
+			t.Fatal(err)
+		}
+		for _, task := range tasks {
+			ty, err := env.(envs.Typer).TaskType(task)
+			if err != nil || ty == "" {
+				t.Fatalf("%s: type %q, %v", task.ID, ty, err)
+			}
+			types[i] = append(types[i], ty)
+		}
+	}
+	if fmt.Sprint(types[0]) != fmt.Sprint(types[1]) {
+		t.Fatalf("two envs typed the same tasks %v and %v", types[0], types[1])
+	}
+	return tasks, types[0]
+}
+
 // FirstObs is the first observation of a task, the content a test can compare across splits.
 func FirstObs(t testing.TB, env envs.Env, task envs.Task) string {
 	t.Helper()

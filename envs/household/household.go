@@ -90,6 +90,16 @@ func (h *Household) Tasks(split string, n int, seed int64) ([]envs.Task, error) 
 	})
 }
 
+// TaskType is the task's ALFWorld type: pick_and_place, look_at_obj_in_light,
+// clean, heat, cool or pick_two (envs.Typer).
+func (h *Household) TaskType(t envs.Task) (string, error) {
+	w, err := generate(h.cfg, t.Split, t.Seed)
+	if err != nil {
+		return "", err
+	}
+	return taskTypeNames[w.taskType], nil
+}
+
 func (h *Household) Instructions() string {
 	return "You are in a home and must complete the task given in the first observation.\n" +
 		"Commands: look, inventory, go to <place>, open <place>, close <place>, take <object> from <place>, " +

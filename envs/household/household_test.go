@@ -295,3 +295,21 @@ func TestNewOptions(t *testing.T) {
 		t.Error("unknown split accepted")
 	}
 }
+
+// A task's type is the one it was generated as: an env of one type types every
+// task so, and an env of all types draws most of them.
+func TestHouseholdTaskTypes(t *testing.T) {
+	for _, tt := range taskTypeNames {
+		if _, types := envtest.TaskTypes(t, "household", map[string]any{"task_types": tt}, "test", 10); slices.ContainsFunc(types, func(s string) bool { return s != tt }) {
+			t.Errorf("task_types = %s: types %v", tt, types)
+		}
+	}
+	_, types := envtest.TaskTypes(t, "household", nil, "test", 60)
+	seen := map[string]bool{}
+	for _, ty := range types {
+		seen[ty] = true
+	}
+	if len(seen) < 5 {
+		t.Errorf("60 tasks of %d types: %v", len(seen), types)
+	}
+}

@@ -11,11 +11,13 @@ import (
 // passage is one retrievable document.
 type passage struct{ Title, Text string }
 
-// question is one generated question with the entities an oracle looks up, in order.
+// question is one generated question with the entities an oracle looks up, in
+// order, and the relation it asks about, e.g. "book.author.birthplace".
 type question struct {
-	Text   string
-	Answer string
-	Hops   []string
+	Text     string
+	Answer   string
+	Hops     []string
+	Relation string
 }
 
 // corpus is a generated world of people, places, companies, universities
@@ -125,40 +127,40 @@ func genCorpus(people int, seed int64) *corpus {
 		c.passages = append(c.passages, passage{b.name, fmt.Sprintf("%s is a book written by %s, published in %d.", b.name, ps[b.author].name, b.year)})
 	}
 
-	q := func(text, answer string, hops ...string) {
-		c.questions = append(c.questions, question{text, answer, hops})
+	q := func(relation, text, answer string, hops ...string) {
+		c.questions = append(c.questions, question{text, answer, hops, relation})
 	}
 	for i, n := range countries {
-		q(fmt.Sprintf("What is the capital of %s?", n), cities[i], n)
+		q("country.capital", fmt.Sprintf("What is the capital of %s?", n), cities[i], n)
 	}
 	for i, n := range cities {
-		q(fmt.Sprintf("In which country is %s?", n), countries[cityCountry[i]], n)
+		q("city.country", fmt.Sprintf("In which country is %s?", n), countries[cityCountry[i]], n)
 	}
 	for _, p := range ps {
 		city, co, u := cities[p.city], cos[p.co], unis[p.uni]
-		q(fmt.Sprintf("Where was %s born?", p.name), city, p.name)
-		q(fmt.Sprintf("In what year was %s born?", p.name), fmt.Sprint(p.born), p.name)
-		q(fmt.Sprintf("Which company does %s work for?", p.name), co.name, p.name)
-		q(fmt.Sprintf("Where did %s study?", p.name), u.name, p.name)
-		q(fmt.Sprintf("In which country was %s born?", p.name), countries[cityCountry[p.city]], p.name, city)
-		q(fmt.Sprintf("Who founded the company that %s works for?", p.name), ps[co.founder].name, p.name, co.name)
-		q(fmt.Sprintf("In which city is the university where %s studied?", p.name), cities[u.city], p.name, u.name)
+		q("person.birthplace", fmt.Sprintf("Where was %s born?", p.name), city, p.name)
+		q("person.birth_year", fmt.Sprintf("In what year was %s born?", p.name), fmt.Sprint(p.born), p.name)
+		q("person.employer", fmt.Sprintf("Which company does %s work for?", p.name), co.name, p.name)
+		q("person.university", fmt.Sprintf("Where did %s study?", p.name), u.name, p.name)
+		q("person.birthplace.country", fmt.Sprintf("In which country was %s born?", p.name), countries[cityCountry[p.city]], p.name, city)
+		q("person.employer.founder", fmt.Sprintf("Who founded the company that %s works for?", p.name), ps[co.founder].name, p.name, co.name)
+		q("person.university.city", fmt.Sprintf("In which city is the university where %s studied?", p.name), cities[u.city], p.name, u.name)
 	}
 	for _, co := range cos {
-		q(fmt.Sprintf("Who founded %s?", co.name), ps[co.founder].name, co.name)
-		q(fmt.Sprintf("Where is %s headquartered?", co.name), cities[co.city], co.name)
-		q(fmt.Sprintf("In which country is %s headquartered?", co.name), countries[cityCountry[co.city]], co.name, cities[co.city])
-		q(fmt.Sprintf("Where was the founder of %s born?", co.name), cities[ps[co.founder].city], co.name, ps[co.founder].name)
+		q("company.founder", fmt.Sprintf("Who founded %s?", co.name), ps[co.founder].name, co.name)
+		q("company.headquarters", fmt.Sprintf("Where is %s headquartered?", co.name), cities[co.city], co.name)
+		q("company.headquarters.country", fmt.Sprintf("In which country is %s headquartered?", co.name), countries[cityCountry[co.city]], co.name, cities[co.city])
+		q("company.founder.birthplace", fmt.Sprintf("Where was the founder of %s born?", co.name), cities[ps[co.founder].city], co.name, ps[co.founder].name)
 	}
 	for _, u := range unis {
-		q(fmt.Sprintf("In which city is %s located?", u.name), cities[u.city], u.name)
+		q("university.city", fmt.Sprintf("In which city is %s located?", u.name), cities[u.city], u.name)
 	}
 	for _, b := range books {
 		a := ps[b.author]
-		q(fmt.Sprintf("Who wrote %s?", b.name), a.name, b.name)
-		q(fmt.Sprintf("Where was the author of %s born?", b.name), cities[a.city], b.name, a.name)
-		q(fmt.Sprintf("Which company does the author of %s work for?", b.name), cos[a.co].name, b.name, a.name)
-		q(fmt.Sprintf("In which country was the author of %s born?", b.name), countries[cityCountry[a.city]], b.name, a.name, cities[a.city])
+		q("book.author", fmt.Sprintf("Who wrote %s?", b.name), a.name, b.name)
+		q("book.author.birthplace", fmt.Sprintf("Where was the author of %s born?", b.name), cities[a.city], b.name, a.name)
+		q("book.author.employer", fmt.Sprintf("Which company does the author of %s work for?", b.name), cos[a.co].name, b.name, a.name)
+		q("book.author.birthplace.country", fmt.Sprintf("In which country was the author of %s born?", b.name), countries[cityCountry[a.city]], b.name, a.name, cities[a.city])
 	}
 	return c
 }

@@ -175,6 +175,16 @@ func (q *SearchQA) Tasks(split string, n int, seed int64) ([]envs.Task, error) {
 	})
 }
 
+// TaskType is the question's lookups and relation, e.g. "2-hop
+// book.author.birthplace": the author's name, then their passage (envs.Typer).
+func (q *SearchQA) TaskType(t envs.Task) (string, error) {
+	qu, err := q.question(t.Split, t.Seed)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%d-hop %s", len(qu.Hops), qu.Relation), nil
+}
+
 func (q *SearchQA) Open(t envs.Task) (envs.Episode, error) {
 	qu, err := q.question(t.Split, t.Seed)
 	if err != nil {

@@ -2,6 +2,7 @@ package searchqa
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -161,5 +162,33 @@ func TestSearchQARetrievalServer(t *testing.T) {
 		if time.Since(start) > 5*time.Second {
 			t.Fatalf("server down took %v", time.Since(start))
 		}
+	}
+}
+
+// A question's type counts the lookups the oracle makes before answering and
+// names the relation its text asks about.
+func TestSearchQATaskTypes(t *testing.T) {
+	env := envtest.New(t, "searchqa", nil)
+	tasks, types := envtest.TaskTypes(t, "searchqa", nil, "test", 100)
+	asks := map[string]string{"country.capital": "What is the capital of ", "book.author": "Who wrote ",
+		"book.author.birthplace.country": "In which country was the author of ", "person.employer.founder": "Who founded the company that "}
+	seen := map[string]bool{}
+	for i, task := range tasks {
+		tr, _ := envtest.PlayOracle(t, env, task)
+		searches := strings.Count(strings.Join(tr, "\n"), "> <search>")
+		hops, relation, _ := strings.Cut(types[i], "-hop ")
+		if hops != fmt.Sprint(searches) {
+			t.Errorf("%s: type %q, the oracle searched %d times", tr[0], types[i], searches)
+		}
+		if p, ok := asks[relation]; ok && !strings.HasPrefix(tr[0], "Question: "+p) {
+			t.Errorf("%s: type %q", tr[0], types[i])
+		}
+		seen[types[i]] = true
+	}
+	if len(seen) < 8 {
+		t.Errorf("100 questions of %d types: %v", len(seen), types)
+	}
+	if _, one := envtest.TaskTypes(t, "searchqa", map[string]any{"max_hops": 1}, "test", 20); strings.Count(strings.Join(one, ","), "1-hop") != 20 {
+		t.Errorf("max_hops = 1: %v", one)
 	}
 }

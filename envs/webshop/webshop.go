@@ -161,6 +161,16 @@ func (ws *WebShop) Tasks(split string, n int, seed int64) ([]envs.Task, error) {
 	})
 }
 
+// TaskType is the department of the product the instruction asks for, the
+// first level of its category, e.g. "beauty & personal care" (envs.Typer).
+func (ws *WebShop) TaskType(t envs.Task) (string, error) {
+	g, err := ws.goal(t.Split, t.Seed)
+	if err != nil {
+		return "", err
+	}
+	return strings.ToLower(categoryLevels(g.ProductCategory)[0]), nil
+}
+
 func (ws *WebShop) Open(t envs.Task) (envs.Episode, error) {
 	g, err := ws.goal(t.Split, t.Seed)
 	if err != nil {

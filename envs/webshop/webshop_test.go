@@ -265,3 +265,27 @@ func TestWebShopSearchOracle(t *testing.T) {
 		t.Fatalf("search oracle won %d of %d tasks: want most, not all", won, len(tasks))
 	}
 }
+
+// An instruction's type is the department of the product the oracle buys.
+func TestWebShopTaskTypes(t *testing.T) {
+	ws := envtest.New(t, "webshop", nil).(*WebShop)
+	tasks, types := envtest.TaskTypes(t, "webshop", nil, "test", 40)
+	click := regexp.MustCompile(`> click\[([^\]]+)\]`)
+	seen := map[string]bool{}
+	for i, task := range tasks {
+		tr, _ := envtest.PlayOracle(t, ws, task)
+		bought := ""
+		for _, m := range click.FindAllStringSubmatch(strings.Join(tr, "\n"), -1) {
+			if p, ok := ws.byASIN[strings.ToLower(m[1])]; ok {
+				bought = ws.products[p].ProductCategory
+			}
+		}
+		if !strings.HasPrefix(bought, types[i]+" › ") {
+			t.Errorf("%s: type %q, bought a product of %q", task.ID, types[i], bought)
+		}
+		seen[types[i]] = true
+	}
+	if len(seen) < 3 {
+		t.Errorf("40 instructions of %d departments: %v", len(seen), types)
+	}
+}
