@@ -16,7 +16,8 @@ func init() {
 		Usage:     "the comparison tables and success plots of scripts/compare.sh's runs",
 		ArgsUsage: "RUN_DIR... [--out DIR]",
 		Description: "Each RUN_DIR is ENV/VARIANT-sSEED (scripts/compare.sh's layout); others are skipped. Writes DIR/results.md\n" +
-			"(held-out success per method with bootstrap intervals, paired differences, the RL phase's group statistics)\n" +
+			"(per evaluation temperature, held-out success per method, final and best over the run, with bootstrap intervals\n" +
+			"and paired differences; a diagnosis: the RL phase's group statistics, T-DUR's weight by turn, success by task type)\n" +
 			"and DIR/ENV-success.svg, e.g. atod compare runs/compare/*/*/ --out runs/compare.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "out", Value: ".", Usage: "directory for results.md and the plots"},

@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
 # The comparison table: for each env, at the same step budget and over several
-# seeds, GRPO, OPD, ATOD without T-DUR and ATOD train the same student from the
-# same teacher (the env's config, config.toml or configs/ENV.toml, with the
-# variant's --method and its few --set overrides). Every run plays the same
-# EVAL_TASKS held-out tasks (eval.seed = EVAL_SEED), so outcomes pair up by seed
-# and task; the teacher and the student at start are the step-0 evaluations of
-# the ATOD runs. Writes RUNS/results.md (held-out success with 95% bootstrap
-# intervals over seeds × tasks, ATOD's paired differences, the RL phase's group
-# statistics, all read from the runs' metrics.jsonl) and RUNS/ENV-success.svg.
+# seeds, GRPO, OPD, ATOD without T-DUR, ATOD without annealing and ATOD train the
+# same student from the same teacher (the env's config, config.toml or
+# configs/ENV.toml, with the variant's --method and its few --set overrides).
+# Every run plays the same EVAL_TASKS held-out tasks (eval.seed = EVAL_SEED), so
+# outcomes pair up by seed and task; the teacher and the student at start are the
+# step-0 evaluations of the ATOD runs. Writes RUNS/results.md (per evaluation
+# temperature, held-out success, final and best over the run, with 95% bootstrap
+# intervals over seeds × tasks and ATOD's paired differences; a diagnosis: the RL
+# phase's group statistics, T-DUR's weight by turn, success by task type; all
+# read from the runs' metrics.jsonl) and RUNS/ENV-success.svg.
 # Usage: scripts/compare.sh [ENV...]     (default: every env with models/ENV-{teacher,student}.gguf)
 # Env: ATOD (default ./atod), SEEDS (default "1 2 3 4 5"), STEPS (default 20),
 #      EVAL_TASKS (default 64), EVAL_SEED (default 1000), RUNS (default runs/compare),
-#      VARIANTS (default "grpo opd atod-no-tdur atod"; more are defined below),
+#      SAMPLED_T (eval.sampled_temperature: every evaluation also sampled at it, e.g. the
+#      paper's 0.4; default 0, off: it doubles the evaluation time),
+#      VARIANTS (default "grpo opd atod-no-tdur atod-no-anneal atod"; more are defined below),
 #      EXTRA (more --set arguments for every run),
 #      JOBS (runs at once, default: the number of cores), THREADS (per run, default 1).
 set -euo pipefail
@@ -22,7 +26,8 @@ STEPS=${STEPS:-20} # the configs' own budget
 RUNS=${RUNS:-runs/compare}
 EVAL_TASKS=${EVAL_TASKS:-64}
 EVAL_SEED=${EVAL_SEED:-1000}
-VARIANTS=${VARIANTS:-grpo opd atod-no-tdur atod}
+SAMPLED_T=${SAMPLED_T:-0}
+VARIANTS=${VARIANTS:-grpo opd atod-no-tdur atod-no-anneal atod}
 JOBS=${JOBS:-$(nproc)}
 THREADS=${THREADS:-1}
 [ -x "$ATOD" ] || { echo "build atod first: make" >&2; exit 1; }
@@ -62,7 +67,7 @@ run_one() {
 	local env=$1 variant=$2 seed=$3
 	local dir=$RUNS/$env/$variant-s$seed
 	local sets=(--set "steps=$STEPS" --set "seed=$seed" --set "out_dir=$dir" --set "backend.threads=$THREADS"
-		--set "eval.tasks=$EVAL_TASKS" --set "eval.seed=$EVAL_SEED")
+		--set "eval.tasks=$EVAL_TASKS" --set "eval.seed=$EVAL_SEED" --set "eval.sampled_temperature=$SAMPLED_T")
 	# The teacher plays the same tasks greedily in every run: once per seed is enough.
 	[ "$variant" = atod ] || sets+=(--set "eval.teacher=false")
 	[ -n "${METHODS[$variant]+set}" ] || { echo "unknown variant $variant: want one of ${!METHODS[*]}" >&2; return 1; }

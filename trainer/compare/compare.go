@@ -1,12 +1,15 @@
 // Package compare reads the runs of scripts/compare.sh, laid out as
 // ENV/VARIANT-sSEED/, and writes results.md and ENV-success.svg (atod compare).
-// Every figure comes from the runs' metrics.jsonl: held-out success per method
-// with 95% bootstrap intervals over seeds × tasks, ATOD's paired differences
-// with the others (same seeds, same tasks: eval.seed fixed), the RL phase's
-// group statistics, and success vs step with bands.
+// Every figure comes from the runs' metrics.jsonl: per evaluation temperature,
+// held-out success per method, final and best over the run, with 95%
+// bootstrap intervals over seeds × tasks, and ATOD's paired differences with
+// the others (same seeds, same tasks: eval.seed fixed); then a diagnosis (the
+// RL phase's group statistics, T-DUR's weight by turn, success by task type),
+// and success vs step with bands.
 package compare
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"os"
@@ -21,7 +24,7 @@ import (
 )
 
 // order of the table; variants not listed here follow in name order.
-var order = []string{"grpo", "opd", "atod-no-tdur", "atod"}
+var order = []string{"grpo", "opd", "atod-no-tdur", "atod-no-anneal", "atod"}
 
 const reps = 4000
 
@@ -45,6 +48,8 @@ func Write(out string, dirs []string, evalSeed EvalSeed) error {
 		return err
 	}
 	var b strings.Builder
+	b.WriteString("Final: each run's last evaluation. Best over the run: each run's student evaluation (step 0 included) with the highest mean success, " +
+		"the earliest of ties; a maximum over evaluations, so optimistic (a selection), as the paper reports it.\n\n")
 	for _, env := range sortedKeys(byEnv) {
 		svg, err := envTables(&b, env, byEnv[env])
 		if err != nil {
@@ -96,34 +101,90 @@ func readRuns(dirs []string, evalSeed EvalSeed) (map[string]map[string][]run, er
 	return byEnv, nil
 }
 
-// outcomes is one row per run: the per-task outcomes (1, 0, NaN for failed)
-// of the evaluation of model at step, or at the run's last evaluation when step < 0.
-func outcomes(rs []run, model string, step int) (m [][]float64, seeds []int, at int) {
-	for _, r := range rs {
-		for i := len(r.evals) - 1; i >= 0; i-- {
-			e := r.evals[i]
-			if e.Model != model || (step >= 0 && e.Step != step) {
-				continue
-			}
-			row := make([]float64, len(e.Won))
-			for j, c := range e.Won {
-				row[j] = map[rune]float64{'1': 1, '0': 0, '-': math.NaN()}[c]
-			}
-			m, seeds, at = append(m, row), append(seeds, r.seed), e.Step
-			break
-		}
+// row is one run's per-task outcomes (1, 0, NaN for failed) of an evaluation.
+func row(e rundir.EvalMetrics) []float64 {
+	out := make([]float64, len(e.Won))
+	for j, c := range e.Won {
+		out[j] = map[rune]float64{'1': 1, '0': 0, '-': math.NaN()}[c]
 	}
-	return m, seeds, at
+	return out
 }
 
-// method is one row of the table: a variant's final evaluation, or the
-// step-0 evaluations of the teacher or the student.
+// eval is the run's evaluation of model at temperature t, at step, or its last
+// one when step < 0.
+func (r run) eval(model string, t float64, step int) (rundir.EvalMetrics, bool) {
+	for i := len(r.evals) - 1; i >= 0; i-- {
+		if e := r.evals[i]; e.Model == model && e.Temperature == t && (step < 0 || e.Step == step) {
+			return e, true
+		}
+	}
+	return rundir.EvalMetrics{}, false
+}
+
+// best is the run's student evaluation at temperature t (step 0 included) with
+// the highest mean success over its tasks, the earliest of those that tie.
+func (r run) best(t float64) (rundir.EvalMetrics, bool) {
+	var b rundir.EvalMetrics
+	top := math.Inf(-1)
+	for _, e := range r.evals {
+		if e.Model != "student" || e.Temperature != t {
+			continue
+		}
+		if x := cellMean([][]float64{row(e)}, []int{0}, identity(len(e.Won))); x > top { // NaN (all failed) never is
+			b, top = e, x
+		}
+	}
+	return b, top > math.Inf(-1)
+}
+
+// method is one row of a table at one temperature: a variant's final and best
+// evaluations, or the step-0 evaluation of the teacher or the student (both).
 type method struct {
-	name  string
-	m     [][]float64
-	seeds []int
-	steps int
-	wallS []float64
+	name        string
+	seeds       []int
+	final, best [][]float64 // per run, per task
+	types       [][]string  // per run, the final evaluation's task types (nil: the env has none)
+	steps       int         // the final evaluation's step
+	bestSteps   []int
+	wallS       []float64
+}
+
+func (x *method) add(seed int, final, best rundir.EvalMetrics) {
+	x.seeds = append(x.seeds, seed)
+	x.final, x.best, x.types = append(x.final, row(final)), append(x.best, row(best)), append(x.types, final.Types)
+	x.steps, x.bestSteps = final.Step, append(x.bestSteps, best.Step)
+}
+
+// methods are the rows at temperature t: the teacher and the student at start
+// (step 0 of ref's runs), then each variant.
+func methods(vs map[string][]run, variants []string, ref []run, t float64) []method {
+	var ms []method
+	for _, who := range []string{"teacher", "student"} {
+		x := method{name: map[string]string{"teacher": "teacher", "student": "student at start"}[who]}
+		for _, r := range ref {
+			if e, ok := r.eval(who, t, 0); ok {
+				x.add(r.seed, e, e)
+			}
+		}
+		ms = append(ms, x)
+	}
+	for _, v := range variants {
+		x := method{name: v}
+		for _, r := range vs[v] {
+			final, ok := r.eval("student", t, -1)
+			if !ok {
+				continue
+			}
+			best, ok := r.best(t)
+			if !ok { // every evaluation failed by the env
+				best = final
+			}
+			x.add(r.seed, final, best)
+			x.wallS = append(x.wallS, r.wallS)
+		}
+		ms = append(ms, x)
+	}
+	return ms
 }
 
 func envTables(b *strings.Builder, env string, vs map[string][]run) (string, error) {
@@ -139,54 +200,94 @@ func envTables(b *strings.Builder, env string, vs map[string][]run) (string, err
 	if ref == nil {
 		ref = vs[variants[0]]
 	}
-	var ms []method
-	for _, who := range []string{"teacher", "student"} {
-		m, seeds, _ := outcomes(ref, who, 0)
-		name := map[string]string{"teacher": "teacher", "student": "student at start"}[who]
-		ms = append(ms, method{name: name, m: m, seeds: seeds})
-	}
-	for _, v := range variants {
-		m, seeds, at := outcomes(vs[v], "student", -1)
-		var wall []float64
-		for _, r := range vs[v] {
-			wall = append(wall, r.wallS)
+	temps := map[float64]bool{}
+	for _, rs := range vs {
+		for _, r := range rs {
+			for _, e := range r.evals {
+				temps[e.Temperature] = true
+			}
 		}
-		ms = append(ms, method{name: v, m: m, seeds: seeds, steps: at, wallS: wall})
 	}
+	// The first temperature's rows (greedy where the runs have it) are plotted
+	// and broken down by task type.
+	var rows []method
+	first := 0.0
+	for i, t := range sortedKeys(temps) {
+		ms := methods(vs, variants, ref, t)
+		if err := sameTasks(ms); err != nil {
+			return "", fmt.Errorf("temperature %g: %w", t, err)
+		}
+		if i == 0 {
+			rows, first = ms, t
+		}
+		successTable(b, env, t, ms)
+		pairedDifferences(b, vs, ms)
+	}
+	fmt.Fprintf(b, "\n#### %s: diagnosis\n", env)
+	rlPhase(b, vs, variants)
+	turnWeights(b, vs, variants)
+	byType(b, vs, first, rows)
+	return curves(env, vs, variants, first, rows), nil
+}
+
+// sameTasks checks that every evaluation of ms played as many tasks.
+func sameTasks(ms []method) error {
 	tasks := -1
 	for _, x := range ms {
-		for _, row := range x.m {
+		for _, row := range x.final {
 			if tasks < 0 {
 				tasks = len(row)
 			}
 			if len(row) != tasks {
-				return "", fmt.Errorf("%s: evaluations of %d and %d tasks: not the same held-out set", x.name, len(row), tasks)
+				return fmt.Errorf("%s: evaluations of %d and %d tasks: not the same held-out set", x.name, len(row), tasks)
 			}
 		}
 	}
+	return nil
+}
 
-	fmt.Fprintf(b, "### %s: held-out success\n\n", env)
-	b.WriteString("| method | seeds | tasks | steps | success, mean [95% CI] | minutes per run |\n|---|---|---|---|---|---|\n")
+func successTable(b *strings.Builder, env string, t float64, ms []method) {
+	how := "greedy"
+	if t > 0 {
+		how = fmt.Sprintf("sampled at temperature %g", t)
+	}
+	fmt.Fprintf(b, "### %s: held-out success, %s\n\n", env, how)
+	b.WriteString("| method | seeds | tasks | steps | final: success, mean [95% CI] | best over the run: success, mean [95% CI] | best at steps | minutes per run |\n|---|---|---|---|---|---|---|---|\n")
 	for _, x := range ms {
-		if len(x.m) == 0 {
-			fmt.Fprintf(b, "| %s | 0 | | | (no runs) | |\n", x.name)
+		if len(x.final) == 0 {
+			fmt.Fprintf(b, "| %s | 0 | | | (no runs) | | | |\n", x.name)
 			continue
 		}
-		iv := bootstrap(x.m, reps)
+		fi, be := bootstrap(x.final, reps), bootstrap(x.best, reps)
 		wall := ""
 		if mean, _ := meanStd(x.wallS); mean > 0 {
 			lo, hi := slices.Min(x.wallS), slices.Max(x.wallS)
 			wall = fmt.Sprintf("%.1f (%.1f–%.1f)", mean/60, lo/60, hi/60)
 		}
-		fmt.Fprintf(b, "| %s | %d | %d | %d | %.3f [%.3f, %.3f] | %s |\n", x.name, len(x.m), len(x.m[0]), x.steps, iv.mean, iv.lo, iv.hi, wall)
+		var steps []string
+		for _, s := range x.bestSteps {
+			steps = append(steps, strconv.Itoa(s))
+		}
+		fmt.Fprintf(b, "| %s | %d | %d | %d | %.3f [%.3f, %.3f] | %.3f [%.3f, %.3f] | %s | %s |\n",
+			x.name, len(x.final), len(x.final[0]), x.steps, fi.mean, fi.lo, fi.hi, be.mean, be.lo, be.hi, strings.Join(steps, ", "), wall)
 	}
-	pairedDifferences(b, vs, ms)
-	rlPhase(b, vs, variants)
-	return curves(env, vs, variants, ms[0]), nil
+}
+
+// paired says whether every run drew its held-out tasks with the same eval.seed,
+// so that outcomes pair up task by task.
+func paired(vs map[string][]run) bool {
+	seeds := map[int64]bool{}
+	for _, rs := range vs {
+		for _, r := range rs {
+			seeds[r.evalSeed] = true
+		}
+	}
+	return len(seeds) == 1
 }
 
 // pairedDifferences compares ATOD with every other row cell by cell, over the
-// seeds both have; only when every run drew its tasks with the same eval.seed.
+// seeds both have, for the final and the best evaluations; only when the runs
+// are paired.
 func pairedDifferences(b *strings.Builder, vs map[string][]run, ms []method) {
 	var atod *method
 	for i := range ms {
@@ -194,77 +295,37 @@ func pairedDifferences(b *strings.Builder, vs map[string][]run, ms []method) {
 			atod = &ms[i]
 		}
 	}
-	if atod == nil || len(atod.m) == 0 {
+	if atod == nil || len(atod.final) == 0 {
 		return
-	}
-	seeds := map[int64]bool{}
-	for _, rs := range vs {
-		for _, r := range rs {
-			seeds[r.evalSeed] = true
-		}
 	}
 	fmt.Fprintf(b, "\nPaired differences (ATOD − other, the same seeds and tasks):\n\n")
-	if len(seeds) != 1 {
-		b.WriteString("(none: the runs drew their held-out tasks with different seeds; set eval.seed)\n")
+	if !paired(vs) {
+		b.WriteString("(none: the runs drew their held-out tasks with different seeds; set eval.seed)\n\n")
 		return
 	}
-	b.WriteString("| difference | seeds × tasks | mean [95% CI] |\n|---|---|---|\n")
+	b.WriteString("| difference | seeds × tasks | final: mean [95% CI] | best over the run: mean [95% CI] |\n|---|---|---|---|\n")
 	for _, x := range ms {
-		if x.name == "atod" || len(x.m) == 0 {
+		if x.name == "atod" || len(x.final) == 0 {
 			continue
 		}
-		var a, o [][]float64
+		var af, ab, of, ob [][]float64
 		for i, s := range atod.seeds {
 			if j := slices.Index(x.seeds, s); j >= 0 {
-				a, o = append(a, atod.m[i]), append(o, x.m[j])
+				af, ab, of, ob = append(af, atod.final[i]), append(ab, atod.best[i]), append(of, x.final[j]), append(ob, x.best[j])
 			}
 		}
-		if len(a) == 0 {
+		if len(af) == 0 {
 			continue
 		}
-		iv := bootstrap(diff(a, o), reps)
-		fmt.Fprintf(b, "| atod − %s | %d × %d | %+.3f [%+.3f, %+.3f] |\n", x.name, len(a), len(a[0]), iv.mean, iv.lo, iv.hi)
-	}
-}
-
-// rlPhase summarises the reward signal over the second half of each run's
-// steps (where ATOD's λ is high), mean ± std over seeds.
-func rlPhase(b *strings.Builder, vs map[string][]run, variants []string) {
-	b.WriteString("\nReward signal over the second half of the steps (mean ± std over seeds):\n\n")
-	b.WriteString("| method | λ | rollout success | groups without signal | penalty-only groups | mean abs(a_rl) | reverse KL |\n|---|---|---|---|---|---|---|\n")
-	for _, v := range variants {
-		cols := make([][]float64, 6)
-		for _, r := range vs[v] {
-			tail := r.train[len(r.train)/2:]
-			for k, f := range []func(rundir.StepMetrics) float64{
-				func(m rundir.StepMetrics) float64 { return m.Lambda },
-				func(m rundir.StepMetrics) float64 { return m.Success },
-				func(m rundir.StepMetrics) float64 { return m.NoSignal },
-				func(m rundir.StepMetrics) float64 { return m.PenaltyOnly },
-				func(m rundir.StepMetrics) float64 { return m.AdvRLAbs },
-				func(m rundir.StepMetrics) float64 { return float64(m.ReverseKL) },
-			} {
-				var xs []float64
-				for _, m := range tail {
-					xs = append(xs, f(m))
-				}
-				x, _ := meanStd(xs)
-				cols[k] = append(cols[k], x)
-			}
-		}
-		fmt.Fprintf(b, "| %s |", v)
-		for _, c := range cols {
-			m, s := meanStd(c)
-			fmt.Fprintf(b, " %.3f ± %.3f |", m, s)
-		}
-		b.WriteString("\n")
+		fi, be := bootstrap(diff(af, of), reps), bootstrap(diff(ab, ob), reps)
+		fmt.Fprintf(b, "| atod − %s | %d × %d | %+.3f [%+.3f, %+.3f] | %+.3f [%+.3f, %+.3f] |\n", x.name, len(af), len(af[0]), fi.mean, fi.lo, fi.hi, be.mean, be.lo, be.hi)
 	}
 	b.WriteString("\n")
 }
 
-// curves is held-out success vs step for each variant, with its 95% band, and
-// the teacher as a dashed line.
-func curves(env string, vs map[string][]run, variants []string, teacher method) string {
+// curves is held-out success vs step at temperature t for each variant, with
+// its 95% band, and the teacher (rows[0]) as a dashed line.
+func curves(env string, vs map[string][]run, variants []string, t float64, rows []method) string {
 	colors := []string{"#2ca02c", "#9467bd", "#ff7f0e", "#1f77b4", "#d62728", "#8c564b", "#e377c2", "#7f7f7f"}
 	var ss []plot.Series
 	xmax := 0.0
@@ -273,24 +334,33 @@ func curves(env string, vs map[string][]run, variants []string, teacher method) 
 		steps := map[int]bool{}
 		for _, r := range vs[v] {
 			for _, e := range r.evals {
-				if e.Model == "student" {
+				if e.Model == "student" && e.Temperature == t {
 					steps[e.Step] = true
 				}
 			}
 		}
 		for _, step := range sortedKeys(steps) {
-			m, _, _ := outcomes(vs[v], "student", step)
+			var m [][]float64
+			for _, r := range vs[v] {
+				if e, ok := r.eval("student", t, step); ok {
+					m = append(m, row(e))
+				}
+			}
 			iv := bootstrap(m, 1000)
 			s.X, s.Y, s.Lo, s.Hi = append(s.X, float64(step)), append(s.Y, iv.mean), append(s.Lo, iv.lo), append(s.Hi, iv.hi)
 			xmax = math.Max(xmax, float64(step))
 		}
 		ss = append(ss, s)
 	}
-	if len(teacher.m) > 0 {
-		t := bootstrap(teacher.m, reps).mean
+	if len(rows) > 0 && len(rows[0].final) > 0 {
+		t := bootstrap(rows[0].final, reps).mean
 		ss = append(ss, plot.Series{Name: "teacher", Color: "#000000", Dashed: true, X: []float64{0, xmax}, Y: []float64{t, t}})
 	}
-	return plot.SVG(env+": held-out success vs step (95% bands over seeds × tasks)", "step", "success", true, ss)
+	title := "held-out success vs step"
+	if t > 0 {
+		title += fmt.Sprintf(", sampled at temperature %g", t)
+	}
+	return plot.SVG(env+": "+title+" (95% bands over seeds × tasks)", "step", "success", true, ss)
 }
 
 // meanStd is the mean and the sample standard deviation (0 for one value).
@@ -313,7 +383,7 @@ func meanStd(xs []float64) (float64, float64) {
 	return m, math.Sqrt(v / float64(len(xs)-1))
 }
 
-func sortedKeys[K string | int, V any](m map[K]V) []K {
+func sortedKeys[K cmp.Ordered, V any](m map[K]V) []K {
 	var out []K
 	for k := range m {
 		out = append(out, k)
