@@ -60,6 +60,14 @@ declare -A METHODS=(
 	[atod-drgrpo-filter]="atod grpo.std_norm=false grpo.filter_groups=true"
 	[atod-tis]="atod loss.tis_cap=2"
 	[atod-topk]="atod distill.topk=8"
+	# OPD's ceiling (docs/results.md): how close OPD alone brings the student to its
+	# teacher with more adapter capacity, every weight trained, a larger step size, or
+	# the dense top-k term beside the sampled-token one.
+	[opd-r32]="opd lora.rank=32 lora.alpha=64.0"
+	[opd-full]="opd lora.full_weights=true optim.lr=1e-3"
+	[opd-lr1e-3]="opd optim.lr=1e-3"
+	[opd-lr2e-2]="opd optim.lr=2e-2"
+	[opd-topk]="opd distill.topk=8"
 )
 
 # run_one ENV VARIANT SEED: one training run, kept when it already finished.
@@ -68,8 +76,11 @@ run_one() {
 	local dir=$RUNS/$env/$variant-s$seed
 	local sets=(--set "steps=$STEPS" --set "seed=$seed" --set "out_dir=$dir" --set "backend.threads=$THREADS"
 		--set "eval.tasks=$EVAL_TASKS" --set "eval.seed=$EVAL_SEED" --set "eval.sampled_temperature=$SAMPLED_T")
-	# The teacher plays the same tasks greedily in every run: once per seed is enough.
-	[ "$variant" = atod ] || sets+=(--set "eval.teacher=false")
+	# The teacher plays the same tasks in every run: once per seed is enough (in
+	# ATOD's runs, or the first variant's when ATOD is not among them).
+	local with_teacher=atod
+	[[ " $VARIANTS " == *" atod "* ]] || with_teacher=${VARIANTS%% *}
+	[ "$variant" = "$with_teacher" ] || sets+=(--set "eval.teacher=false")
 	[ -n "${METHODS[$variant]+set}" ] || { echo "unknown variant $variant: want one of ${!METHODS[*]}" >&2; return 1; }
 	local spec=(${METHODS[$variant]}) kv
 	sets+=(--method "${spec[0]}")

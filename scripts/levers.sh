@@ -36,14 +36,6 @@ section=$(mktemp)
 	sed 's/^# /### /' "$RUNS/results.md"
 	echo "$end"
 } >"$section"
-if grep -qF "$begin" docs/results.md; then
-	awk -v b="$begin" -v e="$end" -v f="$section" '
-		$0 == b { while ((getline l < f) > 0) print l; skip = 1; next }
-		$0 == e { skip = 0; next }
-		!skip' docs/results.md >docs/results.md.new
-	mv docs/results.md.new docs/results.md
-else
-	{ echo; cat "$section"; } >>docs/results.md
-fi
+scripts/results-section.sh "$begin" "$end" "$section"
 rm -f "$section"
 echo "docs/results.md: levers section updated"

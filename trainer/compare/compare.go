@@ -195,10 +195,15 @@ func envTables(b *strings.Builder, env string, vs map[string][]run) (string, err
 		}
 	}
 	// Step 0 evaluates the same models on the same tasks in every variant of a
-	// seed: take ATOD's (or the first variant's).
-	ref := vs["atod"]
-	if ref == nil {
-		ref = vs[variants[0]]
+	// seed: take ATOD's, or else the first variant's that evaluated the teacher.
+	ref := vs[variants[0]]
+	for _, v := range append([]string{"atod"}, variants...) {
+		if slices.ContainsFunc(vs[v], func(r run) bool {
+			return slices.ContainsFunc(r.evals, func(e rundir.EvalMetrics) bool { return e.Model == "teacher" })
+		}) {
+			ref = vs[v]
+			break
+		}
 	}
 	temps := map[float64]bool{}
 	for _, rs := range vs {
