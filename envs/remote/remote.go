@@ -104,7 +104,7 @@ func New(o envs.Options) (*Remote, error) {
 		return nil, fmt.Errorf("id ranges: last before first")
 	}
 	r.ranges["train"], r.ranges["test"] = train, test
-	r.http = httpjson.NewClient(time.Duration(timeout*float64(time.Second)), retries)
+	r.http = httpjson.New(httpjson.Config{Timeout: time.Duration(timeout * float64(time.Second)), Retries: retries, Backoff: 50 * time.Millisecond})
 	return r, nil
 }
 

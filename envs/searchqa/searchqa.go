@@ -106,7 +106,7 @@ func New(o envs.Options) (*SearchQA, error) {
 	if timeout <= 0 || retries < 0 {
 		return nil, fmt.Errorf("timeout must be > 0 and retries >= 0")
 	}
-	q.ret = &serverRetriever{url: url, style: style, http: httpjson.NewClient(time.Duration(timeout*float64(time.Second)), retries)}
+	q.ret = &serverRetriever{url: url, style: style, http: httpjson.New(httpjson.Config{Timeout: time.Duration(timeout * float64(time.Second)), Retries: retries, Backoff: 50 * time.Millisecond})}
 	return q, nil
 }
 

@@ -5,18 +5,15 @@
 package scoring
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/atod-dev/atod/envs/httpjson"
 	"github.com/atod-dev/atod/model"
 )
 
@@ -43,14 +40,15 @@ type Config struct {
 }
 
 // ErrUnavailable marks a request that kept failing in transit, timing out or
-// getting 5xx answers until its retries ran out: the server is down or stalled.
+// getting 5xx or 429 answers until its retries ran out: the server is down,
+// stalled or overloaded.
 var ErrUnavailable = errors.New("teacher server unavailable")
 
 // Client is a remote teacher. It only scores: Generate and ApplyChatTemplate
 // fail, as the trainer asks them of a teacher only for eval.teacher.
 type Client struct {
 	cfg    Config
-	http   *http.Client
+	http   *httpjson.Client
 	model  string // the served model's name, as /v1/models gives it
 	vocab  int    // the server's vocabulary size where it says (atod serve), else 0
 	maxLen int    // the server's longest sequence where it says, else 0
@@ -70,7 +68,8 @@ func Dial(cfg Config) (*Client, error) {
 	}
 	cfg.URL = strings.TrimRight(cfg.URL, "/")
 	cfg.Parallel, cfg.NSeq, cfg.NCtx = max(cfg.Parallel, 1), max(cfg.NSeq, 1), max(cfg.NCtx, 1)
-	c := &Client{cfg: cfg, http: &http.Client{Timeout: cfg.Timeout}}
+	// MaxBody: prompt log-probs of a long transcript make a large answer.
+	c := &Client{cfg: cfg, http: httpjson.New(httpjson.Config{Timeout: cfg.Timeout, Retries: cfg.Retries, Backoff: cfg.Backoff, Key: cfg.Key, MaxBody: 1 << 30})}
 	var models struct {
 		Data []struct {
 			ID          string `json:"id"`
@@ -94,88 +93,20 @@ func Dial(cfg Config) (*Client, error) {
 // Model is the served model's name.
 func (c *Client) Model() string { return c.model }
 
-// call sends one request (body nil: GET) and decodes a 200 answer into out,
-// retrying what may pass: transport errors, timeouts, 5xx and 429.
+// call sends one request and decodes a 200 answer into out (nil: none
+// expected); httpjson retries transport errors, timeouts, 5xx and 429.
 func (c *Client) call(method, path string, body, out any) error {
-	var data []byte
-	if body != nil {
-		var err error
-		if data, err = json.Marshal(body); err != nil {
-			return err
-		}
-	}
-	wait := c.cfg.Backoff
-	var last error
-	for try := 0; try <= c.cfg.Retries; try++ {
-		if try > 0 {
-			time.Sleep(wait)
-			wait *= 2
-		}
-		ans, retry, err := c.once(method, path, data)
-		if err == nil {
-			if out == nil {
-				return nil
-			}
-			if err := json.Unmarshal(ans, out); err != nil {
-				return fmt.Errorf("teacher at %s%s: malformed answer: %w", c.cfg.URL, path, err)
-			}
-			return nil
-		}
-		if !retry {
-			return err
-		}
-		last = err
-	}
-	return fmt.Errorf("%w: %d tries: %w", ErrUnavailable, c.cfg.Retries+1, last)
-}
-
-// once is one try: the answer's body, or an error and whether a retry may help.
-func (c *Client) once(method, path string, data []byte) ([]byte, bool, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), max(c.cfg.Timeout, time.Millisecond))
-	defer cancel()
-	var rd io.Reader
-	if data != nil {
-		rd = bytes.NewReader(data)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.cfg.URL+path, rd)
-	if err != nil {
-		return nil, false, err
-	}
-	if data != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if c.cfg.Key != "" {
-		req.Header.Set("Authorization", "Bearer "+c.cfg.Key)
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return nil, true, fmt.Errorf("teacher at %s%s: %w", c.cfg.URL, path, err)
-	}
-	defer resp.Body.Close()
-	ans, err := io.ReadAll(io.LimitReader(resp.Body, 1<<30))
-	if err != nil {
-		return nil, true, fmt.Errorf("teacher at %s%s: reading the answer: %w", c.cfg.URL, path, err)
-	}
-	if resp.StatusCode == http.StatusOK {
-		return ans, false, nil
-	}
-	err = fmt.Errorf("teacher at %s%s: %s: %s", c.cfg.URL, path, resp.Status, brief(ans))
+	err := c.http.Do(method, c.cfg.URL+path, body, out)
+	var status *httpjson.StatusError
 	switch {
-	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
-		return nil, false, fmt.Errorf("%w (the API key comes from $%s)", err, KeyEnv)
-	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests:
-		return nil, true, err
+	case err == nil:
+		return nil
+	case errors.Is(err, httpjson.ErrGaveUp):
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	case errors.As(err, &status) && (status.Code == http.StatusUnauthorized || status.Code == http.StatusForbidden):
+		return fmt.Errorf("teacher: %w (the API key comes from $%s)", err, KeyEnv)
 	}
-	return nil, false, err
-}
-
-// brief is the start of an error answer, on one line.
-func brief(b []byte) string {
-	s := strings.Join(strings.Fields(string(b)), " ")
-	if len(s) > 300 {
-		s = s[:300] + "…"
-	}
-	return s
+	return fmt.Errorf("teacher: %w", err)
 }
 
 // Score scores each request's positions in pieces of at most PieceTokens,
