@@ -34,14 +34,16 @@ esac
 EVAL_EVERY=${EVAL_EVERY:-$((STEPS / 10))}
 RUNS=${RUNS:-runs/regime-$stage}
 extra="eval.every=$EVAL_EVERY schedule.anneal_steps=$(((STEPS + 1) / 2))${EXTRA:+ $EXTRA}"
-command="RUNS=$RUNS STEPS=$STEPS SEEDS=\"$SEEDS\" EVAL_EVERY=$EVAL_EVERY${EXTRA:+ EXTRA=\"$EXTRA\"} scripts/regime.sh $stage $env"
+command="RUNS=$RUNS STEPS=$STEPS SEEDS=\"$SEEDS\" EVAL_EVERY=$EVAL_EVERY${EXTRA:+ EXTRA='$EXTRA'} scripts/regime.sh $stage $env"
 
 start=$(date +%s)
 RUNS=$RUNS STEPS=$STEPS SEEDS=$SEEDS VARIANTS=$VARIANTS SAMPLED_T=$SAMPLED_T EXTRA=$extra \
 	scripts/compare.sh "$env" >/dev/null
 wall=$(($(date +%s) - start))
-# compare.sh keeps finished runs: the wall time counts only the runs made now.
+# compare.sh keeps finished runs: the wall time counts only the runs made now,
+# the runs' own wall_s files every run.
 runs=$(ls -d "$RUNS/$env"/*/ | wc -l)
+run_s=$(cat "$RUNS/$env"/*/wall_s | awk '{ s += $1 } END { print s + 0 }')
 
 # A section per env and runs folder, so that a second ceiling (another student) keeps the first.
 name=$(basename "$RUNS")
@@ -51,15 +53,15 @@ section=$(mktemp)
 {
 	echo "$begin"
 	case $stage in
-	ceiling) echo "### $env: OPD's ceiling ($(date -u +%Y-%m-%d))" ;;
-	compare) echo "### $env: the comparison in the paper's regime ($(date -u +%Y-%m-%d))" ;;
+	ceiling) echo "### $env: OPD's ceiling, $RUNS ($(date -u +%Y-%m-%d))" ;;
+	compare) echo "### $env: the seven-row comparison, $RUNS ($(date -u +%Y-%m-%d))" ;;
 	esac
 	echo
 	echo '```sh'
 	echo "make && $command"
 	echo '```'
 	echo
-	echo "$runs runs in $RUNS/$env; this invocation took $((wall / 60)) min $((wall % 60)) s on $(nproc) cores (runs kept from an earlier invocation are not timed here; each run's minutes are in the table)."
+	echo "$runs runs in $RUNS/$env, $((run_s / 60)) min of run time in all (${JOBS:-$(nproc)} at a time, ${THREADS:-1} thread each, on $(nproc) cores); this invocation took $((wall / 60)) min $((wall % 60)) s (runs kept from an earlier one are not redone)."
 	echo "Every run: \`--set ${extra// / --set }\` over the env's config, $STEPS steps."
 	echo
 	# compare's headings one level down, its plot beside this file.
