@@ -8,6 +8,7 @@ import "C"
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"unsafe"
 )
@@ -163,6 +164,9 @@ func (b *batch) add(tok int32, pos, seq, out int) {
 // bySeq orders b's tokens by sequence, each sequence's in their order. With a KV stream per sequence,
 // llama.cpp splits a batch into micro-batches of consecutive sequence ids, so this keeps them few.
 func (b *batch) bySeq() {
+	if slices.IsSorted(b.seq) {
+		return // generation steps and single-sequence batches: keep b's buffers, which decode reuses
+	}
 	idx := make([]int, len(b.tok))
 	for i := range idx {
 		idx[i] = i
