@@ -47,6 +47,9 @@ run_s=$(cat "$RUNS/$env"/*/wall_s | awk '{ s += $1 } END { print s + 0 }')
 
 # A section per env and runs folder, so that a second ceiling (another student) keeps the first.
 name=$(basename "$RUNS")
+# compare.sh's results.md covers every env in RUNS: tabulate this env's runs alone.
+tables=$(mktemp -d)
+"${ATOD:-./atod}" compare --out "$tables" "$RUNS/$env"/*/ >/dev/null
 begin="<!-- $name $env: scripts/regime.sh writes this section -->"
 end="<!-- /$name $env -->"
 section=$(mktemp)
@@ -65,12 +68,12 @@ section=$(mktemp)
 	echo "Every run: \`--set ${extra// / --set }\` over the env's config, $STEPS steps."
 	echo
 	# compare's headings one level down, its plot beside this file.
-	sed -e 's/^### /#### /' -e 's/^## /#### /' -e 's/^# /#### /' "$RUNS/results.md"
+	sed -e 's/^### /#### /' -e 's/^## /#### /' -e 's/^# /#### /' "$tables/results.md"
 	echo
 	echo "![$env $stage]($name-$env.svg)"
 	echo "$end"
 } >"$section"
-cp "$RUNS/$env-success.svg" "docs/$name-$env.svg"
+cp "$tables/$env-success.svg" "docs/$name-$env.svg"
 scripts/results-section.sh "$begin" "$end" "$section"
-rm -f "$section"
+rm -rf "$section" "$tables"
 echo "docs/results.md: $name $env section updated"
