@@ -251,12 +251,16 @@ func sameTasks(ms []method) error {
 	return nil
 }
 
-func successTable(b *strings.Builder, env string, t float64, ms []method) {
-	how := "greedy"
+// how says how evaluations at temperature t were played.
+func how(t float64) string {
 	if t > 0 {
-		how = fmt.Sprintf("sampled at temperature %g", t)
+		return fmt.Sprintf("sampled at temperature %g", t)
 	}
-	fmt.Fprintf(b, "### %s: held-out success, %s\n\n", env, how)
+	return "greedy"
+}
+
+func successTable(b *strings.Builder, env string, t float64, ms []method) {
+	fmt.Fprintf(b, "### %s: held-out success, %s\n\n", env, how(t))
 	b.WriteString("| method | seeds | tasks | steps | final: success, mean [95% CI] | best over the run: success, mean [95% CI] | best at steps | minutes per run |\n|---|---|---|---|---|---|---|---|\n")
 	for _, x := range ms {
 		if len(x.final) == 0 {

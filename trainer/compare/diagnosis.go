@@ -136,11 +136,7 @@ func byType(b *strings.Builder, vs map[string][]run, t float64, ms []method) {
 	if types == nil {
 		return
 	}
-	how := "greedy"
-	if t > 0 {
-		how = fmt.Sprintf("sampled at temperature %g", t)
-	}
-	fmt.Fprintf(b, "\nSuccess by task type, final evaluations, %s (mean over seeds and the type's tasks):\n\n", how)
+	fmt.Fprintf(b, "\nSuccess by task type, final evaluations, %s (mean over seeds and the type's tasks):\n\n", how(t))
 	if !paired(vs) {
 		b.WriteString("(none: the runs drew their held-out tasks with different seeds; set eval.seed)\n")
 		return
