@@ -234,14 +234,7 @@ func TestBenchStreamsVsUnified(t *testing.T) {
 	for i, p := range prompts {
 		gens = append(gens, model.GenRequest{Seq: i, Prompt: p, Sampling: model.Sampling{Temperature: 1, Seed: uint64(i), MaxTokens: 24 + 2*(7*i%len(prompts))}}) // finishing out of order, as episodes do
 	}
-	var reqs []model.ScoreRequest
-	for i, tr := range transcripts {
-		mask := make([]bool, len(tr))
-		for p := range mask {
-			mask[p] = p%4 == 0 // about the share of a transcript that is the agent's own tokens
-		}
-		reqs = append(reqs, model.ScoreRequest{Seq: i, Tokens: tr, From: 1, Mask: mask})
-	}
+	reqs := scoreRequests(transcripts)
 	decoded := 0
 	timeIt := func(c *llama.Context, score bool) float64 {
 		c.ClearAll()
@@ -281,6 +274,31 @@ func TestBenchStreamsVsUnified(t *testing.T) {
 			scoreFLOPBound(t, m, median(secs), decoded, reqs)
 		}
 	}
+	if name != "" {
+		// The issue's own measurement: 8 transcripts of 765 tokens that share nothing, where the unified
+		// buffer cannot store a prompt once for several sequences.
+		rng := rand.New(rand.NewSource(5))
+		transcripts = transcripts[:0]
+		for range 8 {
+			transcripts = append(transcripts, randomTokens(m, rng, 765))
+		}
+		reqs = scoreRequests(transcripts)
+		d := [2]float64{timeIt(ctxs[0], true), timeIt(ctxs[1], true)}
+		fmt.Printf("bench: %sunshared_score_streams_vs_unified = %.2f ratio (streams %.2f s)\n", name, d[1]/d[0], d[0])
+	}
+}
+
+// scoreRequests scores every fourth position of each transcript: about the share that is the agent's own tokens.
+func scoreRequests(transcripts [][]int32) []model.ScoreRequest {
+	var reqs []model.ScoreRequest
+	for i, tr := range transcripts {
+		mask := make([]bool, len(tr))
+		for p := range mask {
+			mask[p] = p%4 == 0
+		}
+		reqs = append(reqs, model.ScoreRequest{Seq: i, Tokens: tr, From: 1, Mask: mask})
+	}
+	return reqs
 }
 
 // scoreFLOPBound prints streams scoring's tokens/s ÷ the tokens/s the model's matmul FLOPs allow at the
