@@ -508,11 +508,12 @@ func (c *Config) validate(sections ...string) error {
 const MaxDistillTopK = 64
 
 // ScoreTopK is how many of the teacher's most likely tokens each scored
-// position needs: T-DUR's top-k disagreement compares the teacher's lists with
-// the student's, the distillation term keeps the teacher's.
+// position needs: T-DUR's top-k disagreement (zscore form only: the paper's
+// uses the sampled tokens') compares the teacher's lists with the student's, the
+// distillation term keeps the teacher's.
 func (c *Config) ScoreTopK() rollout.TopK {
 	var k rollout.TopK
-	if c.TDUR.Enabled && c.TDUR.Disagreement == "topk_kl" {
+	if c.TDUR.Enabled && c.TDUR.Form == "zscore" && c.TDUR.Disagreement == "topk_kl" {
 		k.KL = c.TDUR.TopK
 	}
 	k.Distill = c.Distill.TopK

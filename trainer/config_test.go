@@ -287,3 +287,25 @@ func TestMethodPresets(t *testing.T) {
 		t.Errorf("sets in order: T-DUR %v, ρ_max %v", c.TDUR.Enabled, r)
 	}
 }
+
+// The paper's T-DUR reads only the sampled tokens' log-probs: tdur.disagreement = "topk_kl"
+// must not make the run score top-k lists it never uses.
+func TestScoreTopKOnlyWhereUsed(t *testing.T) {
+	p := writeConfig(t, "[tdur]\ndisagreement = \"topk_kl\"\ntopk = 5\n")
+	for method, want := range map[string]int{"atod": 0, "atod-convex": 5, "opd": 0} {
+		c, err := LoadConfig(p, []string{"method=" + method})
+		if err != nil {
+			t.Fatalf("%s: %v", method, err)
+		}
+		if got := c.ScoreTopK().KL; got != want {
+			t.Errorf("%s: ScoreTopK().KL = %d, want %d", method, got, want)
+		}
+	}
+	c, err := LoadConfig(p, []string{"method=atod-convex", "distill.topk=3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k := c.ScoreTopK(); k.KL != 5 || k.Distill != 3 || c.TeacherTopK() != 5 {
+		t.Errorf("atod-convex with distill.topk = 3: %+v, teacher lists %d", k, c.TeacherTopK())
+	}
+}
