@@ -43,7 +43,7 @@ func init() {
 	}
 	quantCmd := &cli.Command{
 		Name:      "quantize",
-		Usage:     "quantize a GGUF model with llama.cpp (q8_0, q4_0, q4_k_m, q5_k_m, q6_k)",
+		Usage:     "quantize a GGUF model with llama.cpp (q8_0, q4_0, q4_k_m, q5_k_m, q6_k), or widen one to f16 or bf16",
 		ArgsUsage: "IN.gguf OUT.gguf TYPE",
 		Flags:     []cli.Flag{&cli.IntFlag{Name: "threads", Usage: "CPU threads (0 = all)"}},
 		Action:    modelQuantize,

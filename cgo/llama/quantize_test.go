@@ -71,3 +71,47 @@ func TestQuantize(t *testing.T) {
 	os.WriteFile(bad, []byte("not a model"), 0o644)
 	wantErr(t, "bad input", llama.Quantize(bad, filepath.Join(dir, "y.gguf"), "q8_0", 1), "not a valid GGUF")
 }
+
+// Widening a quantized model to f16 or bf16 keeps its weights up to the wider
+// type's rounding: every matrix changes type, and the log-probs stay with the
+// quantized model's, far closer to it than it is to its f32 source (what is left
+// is mostly the activations' rounding, q8_0 in a q4_0 matmul, f16/bf16 here).
+func TestWiden(t *testing.T) {
+	dir := t.TempDir()
+	base := loadModel(t, tinyPath)
+	q := filepath.Join(dir, "q4_0.gguf")
+	if err := llama.Quantize(tinyPath, q, "q4_0", 1); err != nil {
+		t.Fatal(err)
+	}
+	want := scoreSentence(t, base, loadModel(t, q))
+	quantErr := 0.0
+	for i, lp := range scoreSentence(t, base, base) {
+		quantErr = max(quantErr, math.Abs(float64(lp-want[i])))
+	}
+	errs := map[string]float64{}
+	for typ, tt := range map[string]gguf.TensorType{"f16": gguf.F16, "bf16": 30} {
+		out := filepath.Join(dir, typ+".gguf")
+		if err := llama.Quantize(q, out, typ, 1); err != nil {
+			t.Fatalf("%s: %v", typ, err)
+		}
+		g, err := gguf.Open(out)
+		if err != nil {
+			t.Fatalf("%s: %v", typ, err)
+		}
+		for _, ti := range g.Tensors {
+			if len(ti.Shape) >= 2 && ti.Type != tt {
+				t.Errorf("%s: tensor %s has type %d", typ, ti.Name, ti.Type)
+			}
+		}
+		got := scoreSentence(t, base, loadModel(t, out))
+		for i := range want {
+			errs[typ] = max(errs[typ], math.Abs(float64(got[i]-want[i])))
+		}
+	}
+	t.Logf("max |Δ log-prob| against q4_0: %v (q4_0 against f32: %.3g)", errs, quantErr)
+	for typ, e := range errs {
+		if e > quantErr/5 {
+			t.Errorf("%s: log-probs off q4_0's by %.3g, q4_0's own error %.3g", typ, e, quantErr)
+		}
+	}
+}
