@@ -60,6 +60,9 @@ declare -A METHODS=(
 	[atod-drgrpo-filter]="atod grpo.std_norm=false grpo.filter_groups=true"
 	[atod-tis]="atod loss.tis_cap=2"
 	[atod-topk]="atod distill.topk=8"
+	# T-DUR's earlier form, whose weights average 1 in each episode: the paper's
+	# soft-OR weights average about 0.45 on household, a fraction of OPD's signal.
+	[atod-zscore]="atod tdur.form=zscore"
 	# OPD's ceiling (docs/results.md): how close OPD alone brings the student to its
 	# teacher with more adapter capacity, every weight trained, a larger step size, or
 	# the dense top-k term beside the sampled-token one.

@@ -34,7 +34,7 @@ esac
 EVAL_EVERY=${EVAL_EVERY:-$((STEPS / 10))}
 RUNS=${RUNS:-runs/regime-$stage}
 extra="eval.every=$EVAL_EVERY schedule.anneal_steps=$(((STEPS + 1) / 2))${EXTRA:+ $EXTRA}"
-command="RUNS=$RUNS STEPS=$STEPS SEEDS=\"$SEEDS\" EVAL_EVERY=$EVAL_EVERY${EXTRA:+ EXTRA='$EXTRA'} scripts/regime.sh $stage $env"
+command="RUNS=$RUNS STEPS=$STEPS SEEDS=\"$SEEDS\" EVAL_EVERY=$EVAL_EVERY VARIANTS=\"$VARIANTS\"${EXTRA:+ EXTRA='$EXTRA'} scripts/regime.sh $stage $env"
 
 start=$(date +%s)
 RUNS=$RUNS STEPS=$STEPS SEEDS=$SEEDS VARIANTS=$VARIANTS SAMPLED_T=$SAMPLED_T EXTRA=$extra \
@@ -64,7 +64,7 @@ section=$(mktemp)
 	echo "make && $command"
 	echo '```'
 	echo
-	echo "$runs runs in $RUNS/$env, $((run_s / 60)) min of run time in all (${JOBS:-$(nproc)} at a time, ${THREADS:-1} thread each, on $(nproc) cores); this invocation took $((wall / 60)) min $((wall % 60)) s (runs kept from an earlier one are not redone)."
+	echo "$runs runs in $RUNS/$env, $((run_s / 60)) min of run time in all (${JOBS:-$(nproc)} at a time, ${THREADS:-1} thread(s) each, on $(nproc) cores); this invocation took $((wall / 60)) min $((wall % 60)) s (runs kept from an earlier one are not redone)."
 	echo "Every run: \`--set ${extra// / --set }\` over the env's config, $STEPS steps."
 	echo
 	# compare's headings one level down, its plot beside this file.
