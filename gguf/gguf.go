@@ -45,19 +45,20 @@ type TensorType uint32
 
 // ggml_type values.
 const (
-	F32 TensorType = 0
-	F16 TensorType = 1
+	F32  TensorType = 0
+	F16  TensorType = 1
+	BF16 TensorType = 30 // sized by blocks of one, like the quantized types
 )
 
 // blocks are the quantized types: elements and bytes per block (ggml.c type_traits).
 var blocks = map[TensorType][2]uint64{
 	2: {32, 18}, 3: {32, 20}, 6: {32, 22}, 7: {32, 24}, 8: {32, 34}, // Q4_0 Q4_1 Q5_0 Q5_1 Q8_0
 	10: {256, 84}, 11: {256, 110}, 12: {256, 144}, 13: {256, 176}, 14: {256, 210}, // Q2_K..Q6_K
-	30: {1, 2}, // BF16
+	BF16: {1, 2},
 }
 
 var quantNames = map[TensorType]string{2: "q4_0", 3: "q4_1", 6: "q5_0", 7: "q5_1", 8: "q8_0",
-	10: "q2_K", 11: "q3_K", 12: "q4_K", 13: "q5_K", 14: "q6_K", 30: "bf16"}
+	10: "q2_K", 11: "q3_K", 12: "q4_K", 13: "q5_K", 14: "q6_K", BF16: "bf16"}
 
 // Quantized says whether t is stored in blocks (BF16 counts: it is no F32/F16).
 func (t TensorType) Quantized() bool { _, ok := blocks[t]; return ok }

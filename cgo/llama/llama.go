@@ -14,6 +14,7 @@ package llama
 #cgo LDFLAGS: -lm
 #include <stdlib.h>
 #include "atod.h"
+#include "ggml-cpu.h"
 */
 import "C"
 
@@ -179,6 +180,18 @@ func pickDevice(backend string) (C.ggml_backend_dev_t, error) {
 	}
 	return dev, nil
 }
+
+// OnCPU reports whether a model loaded for backend ("auto", "cpu", …) runs on the CPU.
+func OnCPU(backend string) bool {
+	Setup()
+	dev, err := pickDevice(backend)
+	return err == nil && dev == nil
+}
+
+// CPUHasBF16 reports whether ggml's CPU kernels use AVX-512 BF16 instructions
+// (built with -march=native on a CPU that has them): there bf16 matmuls outrun
+// ggml's quantized ones.
+func CPUHasBF16() bool { return C.ggml_cpu_has_avx512_bf16() != 0 }
 
 // Close frees the model. Its contexts and adapters must be closed first.
 func (m *Model) Close() {

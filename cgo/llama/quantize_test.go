@@ -89,7 +89,7 @@ func TestWiden(t *testing.T) {
 		quantErr = max(quantErr, math.Abs(float64(lp-want[i])))
 	}
 	errs := map[string]float64{}
-	for typ, tt := range map[string]gguf.TensorType{"f16": gguf.F16, "bf16": 30} {
+	for typ, tt := range map[string]gguf.TensorType{"f16": gguf.F16, "bf16": gguf.BF16} {
 		out := filepath.Join(dir, typ+".gguf")
 		if err := llama.Quantize(q, out, typ, 1); err != nil {
 			t.Fatalf("%s: %v", typ, err)

@@ -76,6 +76,13 @@ func Open(cfg *trainer.Config, need trainer.Need) (*trainer.Models, error) {
 			tm.Close()
 			return nil, fmt.Errorf("teacher: %w", err)
 		}
+		note, err := widenNote(cfg.Teacher.Model, llama.OnCPU(mp.Backend) && llama.CPUHasBF16())
+		if err != nil {
+			return nil, err
+		}
+		if note != "" {
+			ms.Notes = append(ms.Notes, note)
+		}
 	}
 	if need.Weights != "" {
 		if err := ms.Student.LoadWeights(need.Weights); err != nil {
