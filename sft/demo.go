@@ -154,7 +154,7 @@ func play(env envs.Env, t envs.Task, or envs.Oracle, o DemoOptions, rng *rand.Ra
 		if o.Mistakes > 0 && rng.Float64() < o.Mistakes && strings.Contains(reply, action) {
 			var stale []string
 			for _, a := range offered {
-				if !slices.Contains(obs.Admissible, a) {
+				if !slices.Contains(obs.Admissible, a) && !placeholder(a) {
 					stale = append(stale, a)
 				}
 			}
@@ -170,6 +170,14 @@ func play(env envs.Env, t envs.Task, or envs.Oracle, o DemoOptions, rng *rand.Ra
 		}
 	}
 	return d, nil
+}
+
+// placeholder reports an admissible entry that is a template to fill in
+// (webshop's "search[<your query>]"), not an action: a search is valid on
+// every page, so it would not be the rejected action a mistake must be.
+func placeholder(a string) bool {
+	i := strings.Index(a, "<")
+	return i >= 0 && strings.Contains(a[i:], ">")
 }
 
 // Corpus is the text of the demos as a model reads it (system prompt,

@@ -156,3 +156,31 @@ func replies(d Demo) []string {
 	}
 	return r
 }
+
+// On webshop the first page offers a template, "search[<your query>]", which
+// is never played as a mistake: a search is accepted on every page.
+func TestDemoMistakesSkipTemplates(t *testing.T) {
+	env, err := envs.New("webshop", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tasks, _ := env.Tasks("train", 40, 1)
+	demos, _, err := Demos(env, tasks, DemoOptions{MaxTurns: 15, Explore: true, Mistakes: 0.5, Seed: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, d := range demos {
+		for k, turn := range d.Turns {
+			if d.Mistake[k] {
+				n++
+				if a, _ := env.ParseAction(turn.Reply); strings.HasPrefix(a, "search[") {
+					t.Fatalf("%s turn %d: mistake %q", d.Task.ID, k, a)
+				}
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no mistakes injected")
+	}
+}
