@@ -71,6 +71,9 @@ declare -A METHODS=(
 	[opd-lr1e-3]="opd optim.lr=1e-3"
 	[opd-lr2e-2]="opd optim.lr=2e-2"
 	[opd-topk]="opd distill.topk=8"
+	# Rollouts at a lower temperature: a tiny model sampled at 1.0 visits states its
+	# greedy play (the evaluation) never reaches, and OPD learns on those.
+	[opd-t05]="opd sampling.temperature=0.5"
 )
 
 # run_one ENV VARIANT SEED: one training run, kept when it already finished.
