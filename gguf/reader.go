@@ -18,6 +18,9 @@ type TensorInfo struct {
 	Size   uint64 // bytes
 }
 
+// SizeAs is how many bytes the tensor would take stored as typ.
+func (t TensorInfo) SizeAs(typ TensorType) (uint64, error) { return tensorSize(typ, t.Shape) }
+
 // File is the parsed header of a GGUF file; tensor data stays on disk.
 type File struct {
 	Version    uint32

@@ -32,7 +32,7 @@ func sizeText(b uint64) string {
 }
 
 // widenedExtra is how many bytes widening the model's quantized matrices to
-// bf16 adds (2 bytes a weight, less what they take now).
+// bf16 adds (their bf16 size less what they take now).
 func widenedExtra(path string) (uint64, error) {
 	f, err := gguf.Open(path)
 	if err != nil {
@@ -43,11 +43,11 @@ func widenedExtra(path string) (uint64, error) {
 		if len(t.Shape) < 2 || !t.Type.Quantized() || t.Type == gguf.BF16 {
 			continue
 		}
-		n := uint64(1)
-		for _, d := range t.Shape {
-			n *= d
+		wide, err := t.SizeAs(gguf.BF16)
+		if err != nil {
+			return 0, fmt.Errorf("teacher %s: tensor %s: %w", path, t.Name, err)
 		}
-		extra += 2*n - t.Size
+		extra += wide - t.Size
 	}
 	return extra, nil
 }
