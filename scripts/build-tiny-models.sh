@@ -14,7 +14,8 @@
 #      which a short run can close.
 # The demos follow the env's run config (config.toml for household,
 # configs/ENV.toml otherwise): its env options and rollout keys.
-# Writes models/ENV-teacher.gguf, models/ENV-student.gguf and models/ENV-build.log
+# Writes models/ENV-teacher.gguf, models/ENV-student.gguf (and household's
+# models/household-teacher-habit.gguf) and models/ENV-build.log
 # (models/README.md quotes them); intermediate files go to build/tiny-models/.
 # Usage: scripts/build-tiny-models.sh [ENV...]   (default: household searchqa webshop)
 # Env: ATOD (binary, default ./atod), THREADS (default 2).
@@ -71,6 +72,13 @@ declare -A STUDENT=(
 # copy (with 1024, split into syllables, the teacher wrote made-up names).
 # Webshop's replies copy product ids and option values the same way.
 declare -A VOCAB=([household]=1024 [searchqa]=4096 [webshop]=4096)
+# Household's second student is its teacher given the student's habit in one
+# stage (models/ENV-teacher-habit.gguf): a gap to the teacher that is policy
+# alone, which OPD closes within a few steps; the 2-layer student's gap to the
+# stronger teacher is skill too, which OPD does not close (docs/results.md).
+declare -A HABIT=(
+	[household]="--seed 8 --tasks 1200 --epochs 1 --lr 1.5e-3 --mistakes 0.2 --stall look --stall-rate 0.5 --set rollout.max_turns=20"
+)
 CTX=2048
 COMMON=(--full --threads "$THREADS" --batch 8 --eval-tasks 32 --eval-split test --eval-seed 1 --set optim.warmup=10)
 
@@ -108,6 +116,12 @@ for env in "${ENVS[@]}"; do
 	stages "$env" teacher
 	echo "== student" | tee -a "$log"
 	stages "$env" student
+	if [ -n "${HABIT[$env]:-}" ]; then
+		echo "== teacher with the habit" | tee -a "$log"
+		# shellcheck disable=SC2086 # a list of flags
+		"$ATOD" sft "${demo[@]}" --model models/$env-teacher.gguf --out models/$env-teacher-habit.gguf \
+			"${COMMON[@]}" ${HABIT[$env]} | tee -a "$log"
+	fi
 	echo "== student at the run's config (sft's evaluations follow its stage's --set)" | tee -a "$log"
 	"$ATOD" eval "${CONFIG[$env]}" --set "backend.threads=$THREADS" --tasks 32 --split test | tee -a "$log"
 	echo "== $env built in $(($(date +%s) - start)) s with $THREADS threads" | tee -a "$log"
