@@ -82,14 +82,16 @@ declare -A HABIT=(
 CTX=2048
 COMMON=(--full --threads "$THREADS" --batch 8 --eval-tasks 32 --eval-split test --eval-seed 1 --set optim.warmup=10)
 
-# stages ENV ROLE: trains build/tiny-models/ENV-ROLE-init.gguf through the
-# role's stages into models/ENV-ROLE.gguf.
+# stages ENV ROLE FROM: trains FROM through the role's stages into models/ENV-ROLE.gguf.
 stages() {
-	local env=$1 role=$2 spec i=0 from to
-	if [ "$role" = teacher ]; then spec=${TEACHER[$env]}; else spec=${STUDENT[$env]}; fi
+	local env=$1 role=$2 from=$3 spec i=0 to
+	case $role in
+	teacher) spec=${TEACHER[$env]} ;;
+	student) spec=${STUDENT[$env]} ;;
+	teacher-habit) spec=${HABIT[$env]} ;;
+	esac
 	local -a list
 	IFS='|' read -rd '' -a list <<<"$spec" || true # the stages span lines
-	from=build/tiny-models/$env-$role-init.gguf
 	for args in "${list[@]}"; do
 		i=$((i + 1))
 		to=build/tiny-models/$env-$role-$i.gguf
@@ -113,14 +115,12 @@ for env in "${ENVS[@]}"; do
 	"$ATOD" model new --corpus "$corpus" --vocab ${VOCAB[$env]} --ctx $CTX $STUDENT_ARCH --seed 12 \
 		build/tiny-models/$env-student-init.gguf | tee -a "$log"
 	echo "== teacher" | tee -a "$log"
-	stages "$env" teacher
+	stages "$env" teacher build/tiny-models/$env-teacher-init.gguf
 	echo "== student" | tee -a "$log"
-	stages "$env" student
+	stages "$env" student build/tiny-models/$env-student-init.gguf
 	if [ -n "${HABIT[$env]:-}" ]; then
 		echo "== teacher with the habit" | tee -a "$log"
-		# shellcheck disable=SC2086 # a list of flags
-		"$ATOD" sft "${demo[@]}" --model models/$env-teacher.gguf --out models/$env-teacher-habit.gguf \
-			"${COMMON[@]}" ${HABIT[$env]} | tee -a "$log"
+		stages "$env" teacher-habit models/$env-teacher.gguf
 	fi
 	echo "== student at the run's config (sft's evaluations follow its stage's --set)" | tee -a "$log"
 	"$ATOD" eval "${CONFIG[$env]}" --set "backend.threads=$THREADS" --tasks 32 --split test | tee -a "$log"
