@@ -46,7 +46,7 @@ func sftCommand(open trainer.Opener) *cli.Command {
 			setFlag(),
 			&cli.BoolFlag{Name: "explore", Usage: "demos from the searching oracle, which acts only on what it has seen (household: looks into receptacles in the listed order; webshop: searches with the instruction's words, buys the first product under the price bound), instead of the all-knowing one"},
 			&cli.Float64Flag{Name: "mistakes", Usage: "chance, before each oracle turn, of first playing a wrong action the env rejects (not a target): teaches carrying on after one"},
-			&cli.StringFlag{Name: "stall", Usage: "an action that changes nothing (household: look), taught before an oracle turn at --stall-rate: a bad habit for a weak student"},
+			&cli.StringSliceFlag{Name: "stall", Usage: "a detour that changes nothing, its actions in order, one a flag (household: look; webshop: click[description], click[< prev]), taught before an oracle turn at --stall-rate: a bad habit for a weak student"},
 			&cli.Float64Flag{Name: "stall-rate", Usage: "chance of --stall before each oracle turn"},
 			&cli.StringFlag{Name: "write-corpus", Usage: "write the demos' text to this file and stop"},
 		},
@@ -88,7 +88,7 @@ func runSFT(c *cli.Context, open trainer.Opener) error {
 		cfg.Env.Options[k] = v
 	}
 	play := sft.DemoOptions{MaxTurns: cfg.Rollout.MaxTurns, Explore: c.Bool("explore"), Mistakes: c.Float64("mistakes"),
-		Stall: c.String("stall"), StallRate: c.Float64("stall-rate"), Seed: cfg.Seed}
+		Stall: c.StringSlice("stall"), StallRate: c.Float64("stall-rate"), Seed: cfg.Seed}
 	if p := c.String("write-corpus"); p != "" {
 		return writeCorpus(c, &cfg, c.Int("tasks"), play, p)
 	}

@@ -14,8 +14,8 @@
 #      which a short run can close.
 # The demos follow the env's run config (config.toml for household,
 # configs/ENV.toml otherwise): its env options and rollout keys.
-# Writes models/ENV-teacher.gguf, models/ENV-student.gguf (and household's
-# models/household-teacher-habit.gguf) and models/ENV-build.log
+# Writes models/ENV-teacher.gguf, models/ENV-student.gguf (and, for household
+# and webshop, models/ENV-teacher-habit.gguf) and models/ENV-build.log
 # (models/README.md quotes them); intermediate files go to build/tiny-models/.
 # Usage: scripts/build-tiny-models.sh [ENV...]   (default: household searchqa webshop)
 # Env: ATOD (binary, default ./atod), THREADS (default 2).
@@ -72,19 +72,22 @@ declare -A STUDENT=(
 # copy (with 1024, split into syllables, the teacher wrote made-up names).
 # Webshop's replies copy product ids and option values the same way.
 declare -A VOCAB=([household]=1024 [searchqa]=4096 [webshop]=4096)
-# Household's second student is its teacher given the student's habit in one
-# stage (models/ENV-teacher-habit.gguf): a gap to the teacher that is policy
-# alone, which OPD closes within a few steps; the 2-layer student's gap to the
-# stronger teacher is skill too, which OPD does not close (docs/results.md).
+# The second student of household and webshop is the teacher given a habit in
+# one stage (models/ENV-teacher-habit.gguf): a gap to the teacher that is policy
+# alone, which OPD closes within a few steps; the 2-layer students' gap to the
+# stronger teachers is skill too, which OPD does not close (docs/results.md).
+# Webshop's habit is a detour to the product's description and back, which
+# pushes the options already clicked out of the two turns of history it sees.
 declare -A HABIT=(
 	[household]="--seed 8 --tasks 1200 --epochs 1 --lr 1.5e-3 --mistakes 0.2 --stall look --stall-rate 0.5 --set rollout.max_turns=20"
+	[webshop]="--seed 6 --tasks 1000 --epochs 1 --lr 1.5e-3 --mistakes 0.2 --stall 'click[description]' --stall 'click[< prev]' --stall-rate 0.5 --set rollout.max_turns=15"
 )
 CTX=2048
 COMMON=(--full --threads "$THREADS" --batch 8 --eval-tasks 32 --eval-split test --eval-seed 1 --set optim.warmup=10)
 
 # stages ENV ROLE FROM: trains FROM through the role's stages into models/ENV-ROLE.gguf.
 stages() {
-	local env=$1 role=$2 from=$3 spec i=0 to
+	local env=$1 role=$2 from=$3 spec stage i=0 to
 	case $role in
 	teacher) spec=${TEACHER[$env]} ;;
 	student) spec=${STUDENT[$env]} ;;
@@ -92,12 +95,12 @@ stages() {
 	esac
 	local -a list
 	IFS='|' read -rd '' -a list <<<"$spec" || true # the stages span lines
-	for args in "${list[@]}"; do
+	for stage in "${list[@]}"; do
 		i=$((i + 1))
+		eval "local -a args=($stage)" # a flag's value may be quoted: --stall 'click[< prev]'
 		to=build/tiny-models/$env-$role-$i.gguf
 		[ $i -lt ${#list[@]} ] || to=models/$env-$role.gguf
-		# shellcheck disable=SC2086 # args is a list of flags
-		"$ATOD" sft "${demo[@]}" --model "$from" --out "$to" "${COMMON[@]}" $args | tee -a "$log"
+		"$ATOD" sft "${demo[@]}" --model "$from" --out "$to" "${COMMON[@]}" "${args[@]}" | tee -a "$log"
 		from=$to
 	done
 }

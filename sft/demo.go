@@ -36,11 +36,12 @@ type DemoOptions struct {
 	// instead of meeting that state for the first time at test time.
 	Mistakes float64
 	// Stall, played before an oracle turn with chance StallRate, is a taught
-	// action that changes nothing (household's "look"): a bad habit that wastes
-	// turns, for a student whose gap to its teacher should be partly policy, which
-	// on-policy training can close in a few steps, not only capacity, which it
-	// cannot.
-	Stall     string
+	// detour that changes nothing: actions played in order that end on the page
+	// they left (household's "look"; webshop's "click[description]" then
+	// "click[< prev]"). It is a bad habit that wastes turns, for a student whose
+	// gap to its teacher should be partly policy, which on-policy training can
+	// close in a few steps, not only capacity, which it cannot.
+	Stall     []string
 	StallRate float64
 	Seed      int64
 }
@@ -58,8 +59,8 @@ func Demos(env envs.Env, tasks []envs.Task, o DemoOptions) ([]Demo, int, error) 
 	if o.Mistakes < 0 || o.Mistakes >= 1 {
 		return nil, 0, fmt.Errorf("demos: mistakes %g is not a chance in [0, 1)", o.Mistakes)
 	}
-	if o.StallRate < 0 || o.StallRate >= 1 || (o.StallRate > 0) != (o.Stall != "") {
-		return nil, 0, fmt.Errorf("demos: stall %q at rate %g: want an action and a chance in (0, 1), or neither", o.Stall, o.StallRate)
+	if o.StallRate < 0 || o.StallRate >= 1 || (o.StallRate > 0) != (len(o.Stall) > 0) {
+		return nil, 0, fmt.Errorf("demos: stall %q at rate %g: want actions and a chance in (0, 1), or neither", o.Stall, o.StallRate)
 	}
 	oracle := env.Oracle
 	if o.Explore {
@@ -82,7 +83,7 @@ func Demos(env envs.Env, tasks []envs.Task, o DemoOptions) ([]Demo, int, error) 
 			return nil, 0, err
 		}
 		for _, turn := range d.Turns {
-			if a, ok := env.ParseAction(turn.Reply); ok && o.Stall != "" && a == o.Stall {
+			if a, ok := env.ParseAction(turn.Reply); ok && len(o.Stall) > 0 && a == o.Stall[0] {
 				stalls++
 			}
 		}
@@ -92,8 +93,8 @@ func Demos(env envs.Env, tasks []envs.Task, o DemoOptions) ([]Demo, int, error) 
 		}
 		out = append(out, d)
 	}
-	if o.Stall != "" && stalls == 0 {
-		return nil, 0, fmt.Errorf("demos: stall %q was never an admissible action of %s", o.Stall, env.Name())
+	if len(o.Stall) > 0 && stalls == 0 {
+		return nil, 0, fmt.Errorf("demos: stall %q was never an admissible action of %s", o.Stall[0], env.Name())
 	}
 	return out, lost, nil
 }
@@ -146,9 +147,16 @@ func play(env envs.Env, t envs.Task, or envs.Oracle, o DemoOptions, rng *rand.Ra
 			done, err := step(strings.Replace(reply, action, x, 1), x, mistake)
 			return err != nil || done || len(d.Turns) == o.MaxTurns, err
 		}
-		if o.StallRate > 0 && rng.Float64() < o.StallRate && slices.Contains(obs.Admissible, o.Stall) && strings.Contains(reply, action) {
-			if stop, err := first(o.Stall, false); stop {
-				return d, err
+		if o.StallRate > 0 && rng.Float64() < o.StallRate && slices.Contains(obs.Admissible, o.Stall[0]) && strings.Contains(reply, action) {
+			left := obs.Admissible
+			for _, s := range o.Stall {
+				if stop, err := first(s, false); stop {
+					return d, err
+				}
+			}
+			// The oracle's reply answers the page the detour left.
+			if !slices.Equal(obs.Admissible, left) {
+				return Demo{}, fmt.Errorf("%s: stall %q did not come back to the page it left", t.ID, o.Stall)
 			}
 		}
 		if o.Mistakes > 0 && rng.Float64() < o.Mistakes && strings.Contains(reply, action) {

@@ -107,7 +107,7 @@ func TestDemoMistakes(t *testing.T) {
 // dropping the stalls leaves the stall-free play-through.
 func TestDemoStalls(t *testing.T) {
 	env, tasks, clean := searchDemos(t)
-	slow, lost, err := Demos(env, tasks, DemoOptions{MaxTurns: 100, Explore: true, Stall: "look", StallRate: 0.3, Seed: 4})
+	slow, lost, err := Demos(env, tasks, DemoOptions{MaxTurns: 100, Explore: true, Stall: []string{"look"}, StallRate: 0.3, Seed: 4})
 	if err != nil || lost != 0 || len(slow) != len(clean) {
 		t.Fatalf("%d demos, %d lost, %v", len(slow), lost, err)
 	}
@@ -131,10 +131,56 @@ func TestDemoStalls(t *testing.T) {
 	if n == 0 {
 		t.Fatal("no stalls played")
 	}
-	for _, o := range []DemoOptions{{MaxTurns: 10, Stall: "look"}, {MaxTurns: 10, StallRate: 0.2}, {MaxTurns: 10, Stall: "fly", StallRate: 0.2}} {
+	for _, o := range []DemoOptions{{MaxTurns: 10, Stall: []string{"look"}}, {MaxTurns: 10, StallRate: 0.2}, {MaxTurns: 10, Stall: []string{"fly"}, StallRate: 0.2}} {
 		if _, _, err := Demos(env, tasks, o); err == nil {
 			t.Fatalf("%+v accepted", o)
 		}
+	}
+}
+
+// On webshop the stall is a detour of two clicks, to a product's description
+// and back: each is followed by the click back, and dropping the detours
+// leaves the stall-free play-through. A detour that does not come back (the
+// description alone) is refused.
+func TestDemoStallDetour(t *testing.T) {
+	env, err := envs.New("webshop", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tasks, _ := env.Tasks("train", 30, 1)
+	clean, _, err := Demos(env, tasks, DemoOptions{MaxTurns: 100, Explore: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	detour := []string{"click[description]", "click[< prev]"}
+	slow, _, err := Demos(env, tasks, DemoOptions{MaxTurns: 100, Explore: true, Stall: detour, StallRate: 0.5, Seed: 4})
+	if err != nil || len(slow) != len(clean) {
+		t.Fatalf("%d demos, want %d: %v", len(slow), len(clean), err)
+	}
+	n := 0
+	for i, d := range slow {
+		var kept []string
+		for k := 0; k < len(d.Turns); k++ {
+			a, _ := env.ParseAction(d.Turns[k].Reply)
+			if a != detour[0] {
+				kept = append(kept, d.Turns[k].Reply)
+				continue
+			}
+			n++
+			if back, _ := env.ParseAction(d.Turns[k+1].Reply); back != detour[1] || !d.taught(k) || !d.taught(k+1) {
+				t.Fatalf("%s turn %d: detour %q then %q", d.Task.ID, k, a, back)
+			}
+			k++
+		}
+		if want := replies(clean[i]); !slices.Equal(kept, want) {
+			t.Fatalf("%s: without detours %q, want %q", d.Task.ID, kept, want)
+		}
+	}
+	if n == 0 {
+		t.Fatal("no detours played")
+	}
+	if _, _, err := Demos(env, tasks, DemoOptions{MaxTurns: 100, Explore: true, Stall: detour[:1], StallRate: 0.5, Seed: 4}); err == nil {
+		t.Fatal("a detour that stays on the description page was accepted")
 	}
 }
 
