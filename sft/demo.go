@@ -94,7 +94,7 @@ func Demos(env envs.Env, tasks []envs.Task, o DemoOptions) ([]Demo, int, error) 
 		out = append(out, d)
 	}
 	if len(o.Stall) > 0 && stalls == 0 {
-		return nil, 0, fmt.Errorf("demos: stall %q was never an admissible action of %s", o.Stall[0], env.Name())
+		return nil, 0, fmt.Errorf("demos: stall %q was never played: not an admissible action of %s", o.Stall[0], env.Name())
 	}
 	return out, lost, nil
 }
@@ -118,8 +118,8 @@ func play(env envs.Env, t envs.Task, or envs.Oracle, o DemoOptions, rng *rand.Ra
 		if err != nil {
 			return false, fmt.Errorf("step %s: %w", t.ID, err)
 		}
-		if mistake && !res.Info.Invalid {
-			return false, fmt.Errorf("%s: wrong action %q was accepted", t.ID, action)
+		if mistake != res.Info.Invalid {
+			return false, fmt.Errorf("%s: action %q (a wrong one: %v) was rejected: %v", t.ID, action, mistake, res.Info.Invalid)
 		}
 		d.Turns = append(d.Turns, envs.Turn{Obs: obs, Reply: reply})
 		d.Mistake = append(d.Mistake, mistake)
@@ -147,7 +147,10 @@ func play(env envs.Env, t envs.Task, or envs.Oracle, o DemoOptions, rng *rand.Ra
 			done, err := step(strings.Replace(reply, action, x, 1), x, mistake)
 			return err != nil || done || len(d.Turns) == o.MaxTurns, err
 		}
-		if o.StallRate > 0 && rng.Float64() < o.StallRate && slices.Contains(obs.Admissible, o.Stall[0]) && strings.Contains(reply, action) {
+		// An env that lists no actions (searchqa) has no page to leave: any
+		// stall it accepts is a detour, a wasted turn.
+		listed := len(obs.Admissible) > 0
+		if o.StallRate > 0 && rng.Float64() < o.StallRate && (!listed || slices.Contains(obs.Admissible, o.Stall[0])) && strings.Contains(reply, action) {
 			left := obs.Admissible
 			for _, s := range o.Stall {
 				if stop, err := first(s, false); stop {

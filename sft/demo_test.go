@@ -184,6 +184,49 @@ func TestDemoStallDetour(t *testing.T) {
 	}
 }
 
+// Searchqa lists no actions: its stall is a wasted search, played where the
+// rate says and taught; dropping it leaves the plain play-through. A stall the
+// env rejects ("look") is refused: a rejected action is a mistake, not a detour.
+func TestDemoStallUnlisted(t *testing.T) {
+	env, err := envs.New("searchqa", map[string]any{"corpus_size": 150, "max_hops": 2, "max_turns": 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tasks, _ := env.Tasks("train", 30, 1)
+	clean, _, err := Demos(env, tasks, DemoOptions{MaxTurns: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stall := "<search>answer</search>"
+	slow, _, err := Demos(env, tasks, DemoOptions{MaxTurns: 8, Stall: []string{stall}, StallRate: 0.5, Seed: 4})
+	if err != nil || len(slow) != len(clean) {
+		t.Fatalf("%d demos, want %d: %v", len(slow), len(clean), err)
+	}
+	n := 0
+	for i, d := range slow {
+		var kept []string
+		for k, turn := range d.Turns {
+			if turn.Reply != stall {
+				kept = append(kept, turn.Reply)
+				continue
+			}
+			n++
+			if !d.taught(k) {
+				t.Fatalf("%s turn %d: stall not taught", d.Task.ID, k)
+			}
+		}
+		if want := replies(clean[i]); !slices.Equal(kept, want) {
+			t.Fatalf("%s: without stalls %q, want %q", d.Task.ID, kept, want)
+		}
+	}
+	if n == 0 {
+		t.Fatal("no stalls played")
+	}
+	if _, _, err := Demos(env, tasks, DemoOptions{MaxTurns: 8, Stall: []string{"look"}, StallRate: 0.5, Seed: 4}); err == nil {
+		t.Fatal("a stall searchqa rejects was accepted")
+	}
+}
+
 // searchDemos is the searching oracle's plain play of 20 household train tasks.
 func searchDemos(t *testing.T) (envs.Env, []envs.Task, []Demo) {
 	env, _ := envs.New("household", nil)

@@ -37,8 +37,12 @@ var (
 	landSuffix = strings.Fields("ia land stan ora")
 )
 
-// genCorpus builds a corpus around people people (the other kinds scale with it).
-func genCorpus(people int, seed int64) *corpus {
+// genCorpus builds a corpus around people people (the other kinds scale with
+// it). A non-zero factsSeed keeps every name and redraws every fact (where a
+// person was born, when, for whom they work, who wrote a book): the same
+// questions with other answers, where recalling an answer cannot pay and only
+// reading the passages does.
+func genCorpus(people int, seed, factsSeed int64) *corpus {
 	rng := envs.NewRNG(seed, 0x7161)
 	used := map[string]bool{}
 	name := func(f func() string) string {
@@ -63,10 +67,8 @@ func genCorpus(people int, seed int64) *corpus {
 		countries[i] = name(func() string { return word(2) + envs.Pick(rng, landSuffix) })
 	}
 	cities := make([]string, nCity)
-	cityCountry := make([]int, nCity)
 	for i := range cities {
 		cities[i] = name(func() string { return word(1+rng.IntN(2)) + envs.Pick(rng, citySuffix) })
-		cityCountry[i] = i % nCountry // every country gets a city, the first one its capital
 	}
 	type person struct {
 		name                string
@@ -104,10 +106,34 @@ func genCorpus(people int, seed int64) *corpus {
 			return "The " + envs.Pick(rng, bookAdj) + " " + envs.Pick(rng, bookNoun) + pickSuffix(rng)
 		}), rng.IntN(people), 1920 + rng.IntN(100)}
 	}
+	cityOrder := make([]int, nCity) // every country gets a city, the first one its capital
+	for i := range cityOrder {
+		cityOrder[i] = i
+	}
+	if factsSeed != 0 {
+		rng := envs.NewRNG(factsSeed, 0x7162)
+		cityOrder = rng.Perm(nCity)
+		for i := range ps {
+			ps[i].job, ps[i].city, ps[i].co, ps[i].uni, ps[i].born = envs.Pick(rng, jobs), rng.IntN(nCity), rng.IntN(nCo), rng.IntN(nUni), 1900+rng.IntN(100)
+		}
+		for i := range cos {
+			cos[i].city, cos[i].founder, cos[i].year = rng.IntN(nCity), rng.IntN(people), 1850+rng.IntN(170)
+		}
+		for i := range unis {
+			unis[i].city = rng.IntN(nCity)
+		}
+		for i := range books {
+			books[i].author, books[i].year = rng.IntN(people), 1920+rng.IntN(100)
+		}
+	}
+	cityCountry := make([]int, nCity)
+	for i, c := range cityOrder {
+		cityCountry[c] = i % nCountry
+	}
 
 	c := &corpus{}
 	for i, n := range countries {
-		c.passages = append(c.passages, passage{n, fmt.Sprintf("%s is a country. Its capital is %s.", n, cities[i])})
+		c.passages = append(c.passages, passage{n, fmt.Sprintf("%s is a country. Its capital is %s.", n, cities[cityOrder[i]])})
 	}
 	for i, n := range cities {
 		c.passages = append(c.passages, passage{n, fmt.Sprintf("%s is a city in %s.", n, countries[cityCountry[i]])})
@@ -131,7 +157,7 @@ func genCorpus(people int, seed int64) *corpus {
 		c.questions = append(c.questions, question{text, answer, hops, relation})
 	}
 	for i, n := range countries {
-		q("country.capital", fmt.Sprintf("What is the capital of %s?", n), cities[i], n)
+		q("country.capital", fmt.Sprintf("What is the capital of %s?", n), cities[cityOrder[i]], n)
 	}
 	for i, n := range cities {
 		q("city.country", fmt.Sprintf("In which country is %s?", n), countries[cityCountry[i]], n)

@@ -38,6 +38,7 @@ type SearchQA struct {
 var Options = []envs.Option{
 	{Name: "corpus_size", Default: 400, Usage: "people in the generated corpus (20 to 20000; other entities scale with it)"},
 	{Name: "corpus_seed", Default: 1, Usage: "seed of the generated corpus"},
+	{Name: "facts_seed", Default: 0, Usage: "non-zero: the corpus's names with every fact redrawn from this seed (the same questions, other answers)"},
 	{Name: "topk", Default: 3, Usage: "passages a search returns (1 to 100)"},
 	{Name: "max_turns", Default: 4, Usage: "turns before the episode ends"},
 	{Name: "max_hops", Default: 3, Usage: "questions need at most this many lookups (1 keeps single-hop ones)"},
@@ -61,6 +62,10 @@ func New(o envs.Options) (*SearchQA, error) {
 	if err != nil {
 		return nil, err
 	}
+	facts, err := o.Int("facts_seed")
+	if err != nil {
+		return nil, err
+	}
 	q := &SearchQA{}
 	if q.topK, err = o.Int("topk"); err != nil {
 		return nil, err
@@ -74,7 +79,7 @@ func New(o envs.Options) (*SearchQA, error) {
 	if size < 20 || size > 20000 || q.topK < 1 || q.topK > 100 || q.maxTurns < 1 || q.maxHops < 1 {
 		return nil, fmt.Errorf("want 20 <= corpus_size <= 20000, 1 <= topk <= 100, max_turns >= 1, max_hops >= 1")
 	}
-	q.corpus = genCorpus(size, int64(seed))
+	q.corpus = genCorpus(size, int64(seed), int64(facts))
 	url, err := o.String("retriever_url")
 	if err != nil {
 		return nil, err

@@ -21,7 +21,13 @@ func TestSearchQAOracle(t *testing.T) {
 // The built-in retrieval answers the oracle's lookups for every question: searching each entity on
 // a question's chain returns a passage naming the next one, the last the answer.
 func TestSearchQARetrievalFindsChain(t *testing.T) {
-	env := envtest.New(t, "searchqa", nil).(*SearchQA)
+	for _, opts := range []map[string]any{nil, {"facts_seed": 5}} {
+		retrievalFindsChain(t, envtest.New(t, "searchqa", opts).(*SearchQA))
+	}
+}
+
+func retrievalFindsChain(t *testing.T, env *SearchQA) {
+	t.Helper()
 	for _, q := range env.corpus.questions {
 		for i, h := range q.Hops {
 			next := q.Answer
@@ -37,6 +43,38 @@ func TestSearchQARetrievalFindsChain(t *testing.T) {
 				t.Fatalf("%q: searching %q does not find %q: %+v", q.Text, h, next, ps)
 			}
 		}
+	}
+}
+
+// A facts seed keeps the world's names and questions (so its train and test
+// questions are the same texts) and redraws their answers, which the oracle
+// still finds by searching.
+func TestSearchQAFactsSeed(t *testing.T) {
+	base := envtest.New(t, "searchqa", nil).(*SearchQA)
+	other := envtest.New(t, "searchqa", map[string]any{"facts_seed": 5}).(*SearchQA)
+	envtest.OracleSolves(t, other, "train", 200)
+	envtest.OracleSolves(t, other, "test", 50)
+	if len(base.corpus.passages) != len(other.corpus.passages) || len(base.corpus.questions) != len(other.corpus.questions) {
+		t.Fatalf("facts seed changed the world's size")
+	}
+	for i, p := range base.corpus.passages {
+		if other.corpus.passages[i].Title != p.Title {
+			t.Fatalf("passage %d: title %q became %q", i, p.Title, other.corpus.passages[i].Title)
+		}
+	}
+	changed := 0
+	for i, q := range base.corpus.questions {
+		o := other.corpus.questions[i]
+		if o.Text != q.Text || o.Hops[0] != q.Hops[0] {
+			t.Fatalf("question %d: %q (first lookup %q) became %q (%q)", i, q.Text, q.Hops[0], o.Text, o.Hops[0])
+		}
+		if o.Answer != q.Answer {
+			changed++
+		}
+	}
+	// A redrawn answer repeats the old one by chance: often for the 7 countries, rarely otherwise.
+	if n := len(base.corpus.questions); changed < n*3/4 {
+		t.Fatalf("only %d of %d answers changed", changed, n)
 	}
 }
 
