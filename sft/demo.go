@@ -118,8 +118,11 @@ func play(env envs.Env, t envs.Task, or envs.Oracle, o DemoOptions, rng *rand.Ra
 		if err != nil {
 			return false, fmt.Errorf("step %s: %w", t.ID, err)
 		}
-		if mistake != res.Info.Invalid {
-			return false, fmt.Errorf("%s: action %q (a wrong one: %v) was rejected: %v", t.ID, action, mistake, res.Info.Invalid)
+		switch {
+		case mistake && !res.Info.Invalid:
+			return false, fmt.Errorf("%s: wrong action %q was accepted", t.ID, action)
+		case !mistake && res.Info.Invalid:
+			return false, fmt.Errorf("%s: taught action %q was rejected", t.ID, action)
 		}
 		d.Turns = append(d.Turns, envs.Turn{Obs: obs, Reply: reply})
 		d.Mistake = append(d.Mistake, mistake)
