@@ -70,60 +70,73 @@ func genCorpus(people int, seed, factsSeed int64) *corpus {
 	for i := range cities {
 		cities[i] = name(func() string { return word(1+rng.IntN(2)) + envs.Pick(rng, citySuffix) })
 	}
+	// Each kind's facts are drawn by one function: right after its name from
+	// the world's seed, and again from the facts seed's when there is one.
 	type person struct {
 		name                string
 		job                 string
 		city, co, uni, born int
 	}
+	personFacts := func(r *rand.Rand, p *person) {
+		p.job, p.city, p.co, p.uni, p.born = envs.Pick(r, jobs), r.IntN(nCity), r.IntN(nCo), r.IntN(nUni), 1900+r.IntN(100)
+	}
 	ps := make([]person, people)
 	for i := range ps {
-		ps[i] = person{name: name(func() string { return word(2) + " " + word(2) }), job: envs.Pick(rng, jobs),
-			city: rng.IntN(nCity), co: rng.IntN(nCo), uni: rng.IntN(nUni), born: 1900 + rng.IntN(100)}
+		ps[i].name = name(func() string { return word(2) + " " + word(2) })
+		personFacts(rng, &ps[i])
 	}
 	type company struct {
 		name                string
 		city, founder, year int
 	}
+	companyFacts := func(r *rand.Rand, c *company) {
+		c.city, c.founder, c.year = r.IntN(nCity), r.IntN(people), 1850+r.IntN(170)
+	}
 	cos := make([]company, nCo)
 	for i := range cos {
-		cos[i] = company{name(func() string { return word(2) + " " + envs.Pick(rng, coSuffix) }), rng.IntN(nCity), rng.IntN(people), 1850 + rng.IntN(170)}
+		cos[i].name = name(func() string { return word(2) + " " + envs.Pick(rng, coSuffix) })
+		companyFacts(rng, &cos[i])
 	}
 	type uni struct {
 		name string
 		city int
 	}
+	uniFacts := func(r *rand.Rand, u *uni) { u.city = r.IntN(nCity) }
 	unis := make([]uni, nUni)
 	for i := range unis {
-		unis[i] = uni{name(func() string { return word(2) + " University" }), rng.IntN(nCity)}
+		unis[i].name = name(func() string { return word(2) + " University" })
+		uniFacts(rng, &unis[i])
 	}
 	type book struct {
 		name         string
 		author, year int
 	}
+	bookFacts := func(r *rand.Rand, b *book) { b.author, b.year = r.IntN(people), 1920+r.IntN(100) }
 	books := make([]book, nBook)
 	for i := range books {
-		books[i] = book{name(func() string {
+		books[i].name = name(func() string {
 			return "The " + envs.Pick(rng, bookAdj) + " " + envs.Pick(rng, bookNoun) + pickSuffix(rng)
-		}), rng.IntN(people), 1920 + rng.IntN(100)}
+		})
+		bookFacts(rng, &books[i])
 	}
 	cityOrder := make([]int, nCity) // every country gets a city, the first one its capital
 	for i := range cityOrder {
 		cityOrder[i] = i
 	}
 	if factsSeed != 0 {
-		rng := envs.NewRNG(factsSeed, 0x7162)
-		cityOrder = rng.Perm(nCity)
+		r := envs.NewRNG(factsSeed, 0x7162)
+		cityOrder = r.Perm(nCity)
 		for i := range ps {
-			ps[i].job, ps[i].city, ps[i].co, ps[i].uni, ps[i].born = envs.Pick(rng, jobs), rng.IntN(nCity), rng.IntN(nCo), rng.IntN(nUni), 1900+rng.IntN(100)
+			personFacts(r, &ps[i])
 		}
 		for i := range cos {
-			cos[i].city, cos[i].founder, cos[i].year = rng.IntN(nCity), rng.IntN(people), 1850+rng.IntN(170)
+			companyFacts(r, &cos[i])
 		}
 		for i := range unis {
-			unis[i].city = rng.IntN(nCity)
+			uniFacts(r, &unis[i])
 		}
 		for i := range books {
-			books[i].author, books[i].year = rng.IntN(people), 1920+rng.IntN(100)
+			bookFacts(r, &books[i])
 		}
 	}
 	cityCountry := make([]int, nCity)
